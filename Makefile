@@ -1,0 +1,46 @@
+# pe-portal — the two commands are `make run` and `make test` (see README.md).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run install install-dev test lint check-types unit bench lock clean
+
+run: install ## set everything up and serve the API on 127.0.0.1:8000 (embedded PostgreSQL)
+	$(BIN)/pe-portal serve
+
+install: $(VENV)/.runtime ## .venv with the pinned runtime dependencies and the package
+
+$(VENV)/.runtime: requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $@
+
+install-dev: $(VENV)/.dev ## + test tools, PostgreSQL and Chromium for the browser tests
+
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.lock scripts/install-test-deps.sh
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.lock
+	bash scripts/install-test-deps.sh
+	touch $@
+
+test: install-dev lint ## install what tests need and run the whole suite
+	$(BIN)/python -m pytest
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy pe_portal tests $(wildcard bench)
+
+bench: install-dev ## run the benchmarks (figures go to docs/benchmarks.md by hand)
+	$(BIN)/python -m bench
+
+lock: ## re-resolve dependencies and rewrite the lock files
+	rm -rf /tmp/pe-portal-lock && $(PYTHON) -m venv /tmp/pe-portal-lock
+	/tmp/pe-portal-lock/bin/pip install --quiet -e .
+	( echo "# Exact pins of the runtime dependencies. Regenerate: make lock"; /tmp/pe-portal-lock/bin/pip freeze --exclude-editable ) > requirements.lock
+	/tmp/pe-portal-lock/bin/pip install --quiet -e '.[dev]'
+	( echo "# Exact pins of runtime + test/dev tools. Regenerate: make lock"; /tmp/pe-portal-lock/bin/pip freeze --exclude-editable ) > requirements-dev.lock
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,72 @@
+"""The `audit_logs` table: append-only (enforced by a trigger and by grants)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from pe_portal.db.base import Base, created_at_column, id_column
+
+
+class AuditAction(StrEnum):
+    REGISTER = "REGISTER"
+    LOGIN = "LOGIN"
+    LOGIN_FAILED = "LOGIN_FAILED"
+    LOGOUT = "LOGOUT"
+    LOGOUT_ALL = "LOGOUT_ALL"
+    TOKEN_REFRESH = "TOKEN_REFRESH"
+    TOKEN_REUSE_DETECTED = "TOKEN_REUSE_DETECTED"
+    SESSION_REVOKED = "SESSION_REVOKED"
+    SESSIONS_CLEANED_UP = "SESSIONS_CLEANED_UP"
+    PASSWORD_CHANGED = "PASSWORD_CHANGED"
+    PASSWORD_RESET_REQUESTED = "PASSWORD_RESET_REQUESTED"
+    PASSWORD_RESET = "PASSWORD_RESET"
+    EMAIL_VERIFICATION_SENT = "EMAIL_VERIFICATION_SENT"
+    EMAIL_VERIFIED = "EMAIL_VERIFIED"
+    PROFILE_UPDATED = "PROFILE_UPDATED"
+    USER_UPDATED = "USER_UPDATED"
+    USER_DEACTIVATED = "USER_DEACTIVATED"
+    USER_ACTIVATED = "USER_ACTIVATED"
+    USER_DELETED = "USER_DELETED"
+    ACCOUNT_LOCKED = "ACCOUNT_LOCKED"
+
+
+class AuditResource(StrEnum):
+    AUTH = "AUTH"
+    USER = "USER"
+    SESSION = "SESSION"
+    PROFILE = "PROFILE"
+
+
+class AuditLog(Base):
+    __tablename__ = "audit_logs"
+    __table_args__ = (
+        Index("idx_audit_logs_user", "user_id"),
+        Index("idx_audit_logs_action", "action"),
+        Index("idx_audit_logs_created", "created_at"),
+        Index("idx_audit_logs_composite", "user_id", "action", "created_at"),
+        # Failed logins are counted per e-mail digest (known and unknown addresses alike), so
+        # probing addresses is throttled exactly like guessing passwords (DESIGN 11).
+        Index(
+            "idx_audit_logs_login_failed",
+            text("(details ->> 'emailDigest')"),
+            "created_at",
+            postgresql_where=text("action = 'LOGIN_FAILED'"),
+        ),
+    )
+
+    id: Mapped[str] = id_column()
+    user_id: Mapped[str | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE", name="fk_audit_logs_user")
+    )
+    action: Mapped[str] = mapped_column(nullable=False)
+    resource: Mapped[str | None] = mapped_column()
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    ip_address: Mapped[str | None] = mapped_column()
+    user_agent: Mapped[str | None] = mapped_column()
+    created_at: Mapped[datetime] = created_at_column()

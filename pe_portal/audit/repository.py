@@ -1,0 +1,52 @@
+"""SQL for the audit trail. Inserts and reads only: the table is append-only."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from pe_portal.audit.models import AuditAction, AuditLog
+
+
+async def add(session: AsyncSession, entry: AuditLog) -> AuditLog:
+    session.add(entry)
+    await session.flush()
+    return entry
+
+
+async def trail_for_user(
+    session: AsyncSession,
+    *,
+    user_id: str,
+    since: datetime,
+    action: str | None = None,
+    until: datetime | None = None,
+    before: tuple[datetime, str] | None = None,
+    limit: int = 50,
+) -> list[AuditLog]:
+    """The spec's audit-trail query: a user's rows since a time, newest first (keyset-paged)."""
+    query = select(AuditLog).where(AuditLog.user_id == user_id, AuditLog.created_at >= since)
+    if action is not None:
+        query = query.where(AuditLog.action == action)
+    if until is not None:
+        query = query.where(AuditLog.created_at < until)
+    if before is not None:
+        created_at, row_id = before
+        query = query.where(
+            (AuditLog.created_at < created_at)
+            | ((AuditLog.created_at == created_at) & (AuditLog.id < row_id))
+        )
+    query = query.order_by(AuditLog.created_at.desc(), AuditLog.id.desc()).limit(limit)
+    return list((await session.scalars(query)).all())
+
+
+async def count_failed_logins(session: AsyncSession, *, email_digest: str, since: datetime) -> int:
+    """Recent LOGIN_FAILED rows for one e-mail digest (served by idx_audit_logs_login_failed)."""
+    query = select(func.count()).where(
+        AuditLog.action == AuditAction.LOGIN_FAILED,
+        AuditLog.details["emailDigest"].astext == email_digest,
+        AuditLog.created_at >= since,
+    )
+    return int(await session.scalar(query) or 0)

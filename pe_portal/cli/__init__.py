@@ -1,0 +1,1 @@
+"""The `pe-portal` command line."""

@@ -1,0 +1,20 @@
+"""The `pe-portal` command: one Typer app with a group per concern."""
+
+from __future__ import annotations
+
+import typer
+
+from pe_portal.cli import db
+from pe_portal.cli.serve import serve
+
+app = typer.Typer(
+    help="pe-portal: Investor Portal accounts, sessions and audit trail.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.command()(serve)
+app.add_typer(db.app, name="db")
+
+
+def run() -> None:
+    app()

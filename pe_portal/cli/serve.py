@@ -1,0 +1,55 @@
+"""`pe-portal serve`: the API on uvicorn, over DATABASE_URL or the embedded cluster."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import typer
+import uvicorn
+
+from pe_portal.cli.common import console, database, fail, run
+from pe_portal.config import get_settings
+from pe_portal.db.runtime import deploy
+
+
+def _port_is_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def serve(
+    host: str = typer.Option("127.0.0.1", help="address to listen on"),
+    port: int = typer.Option(8000, min=1, max=65535, help="port to listen on"),
+    workers: int = typer.Option(1, min=1, max=64, help="worker processes"),
+    migrate: bool = typer.Option(True, help="apply pending migrations before serving"),
+) -> None:
+    """Serve the API (Ctrl-C stops it, and the embedded cluster with it)."""
+    settings = get_settings()
+    if not _port_is_free(host, port):
+        fail(f"{host}:{port} is already in use. Stop what runs there or choose --port.")
+    with database(settings) as urls:
+        if migrate:
+            run(lambda: deploy(settings, urls))
+        # Worker processes read their settings from the environment.
+        os.environ["DATABASE_URL"] = urls.app
+        os.environ["DATABASE_MIGRATION_URL"] = urls.migration
+        get_settings.cache_clear()
+        console.print(f"serving on http://{host}:{port} (docs at /docs); Ctrl-C stops")
+        uvicorn.run(
+            "pe_portal.web.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            loop="uvloop",
+            http="httptools",
+            server_header=False,
+            proxy_headers=False,
+            log_level="info",
+        )

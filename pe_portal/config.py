@@ -1,0 +1,104 @@
+"""Settings: one validated object, read from the environment and an optional `.env`."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+from urllib.parse import parse_qsl, urlsplit
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# Values that are fine on a laptop and fatal in production.
+DEVELOPMENT_SECRET = "development-only-secret-change-me"  # noqa: S105
+
+
+def project_root() -> Path:
+    """The checkout the process runs from: `./var` (data, mail, keys) lives below it."""
+    return Path.cwd()
+
+
+class Settings(BaseSettings):
+    """Every user-visible choice of the service, with its default (DESIGN "Configuration")."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    env: Literal["development", "production", "test"] = "development"
+
+    database_url: str | None = None
+    database_migration_url: str | None = None
+    database_pool_size: int = Field(default=10, ge=1, le=1000)
+    database_pool_timeout: int = Field(default=30000, ge=1, description="milliseconds")
+    database_app_role: str = Field(default="pe_portal_app", pattern=r"^[a-z_][a-z0-9_]*$")
+
+    access_token_ttl: int = Field(default=900, ge=1)
+    refresh_token_ttl: int = Field(default=604800, ge=1)
+    session_max_age: int = Field(default=2592000, ge=1)
+    refresh_reuse_grace: int = Field(default=10, ge=0)
+    login_lockout_threshold: int = Field(default=10, ge=1)
+    login_lockout_window: int = Field(default=900, ge=1)
+    auth_rate_limit: int = Field(default=60, ge=0)
+    password_min_length: int = Field(default=12, ge=1, le=72)
+
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    jwt_keys_dir: Path = Path("var/keys")
+    jwt_issuer: str = "pe-portal"
+    jwt_audience: str = "pe-portal-api"
+    secret_key: str = DEVELOPMENT_SECRET
+    smtp_url: str | None = None
+    mail_from: str = "pe-portal <no-reply@localhost>"
+    mail_dir: Path = Path("var/mail")
+    public_url: str = "http://127.0.0.1:8000"
+    log_format: Literal["console", "json"] = "console"
+    max_body_bytes: int = Field(default=65536, ge=1024)
+
+    pgdata_dir: Path = Path("var/pgdata")
+
+    @field_validator("cors_origins", "trusted_proxies", mode="before")
+    @classmethod
+    def _split_csv(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_development_secrets_in_production(self) -> Settings:
+        if self.env != "production":
+            return self
+        if self.secret_key == DEVELOPMENT_SECRET or len(self.secret_key) < 32:
+            raise ValueError(
+                "SECRET_KEY must be set to a random value of 32+ characters in production"
+            )
+        if self.database_url is None:
+            raise ValueError("DATABASE_URL must be set in production (no embedded cluster)")
+        if not _is_local_or_tls(self.database_url):
+            raise ValueError(
+                "DATABASE_URL points at a remote server without TLS: add ?sslmode=require "
+                "(or verify-full) in production"
+            )
+        return self
+
+    @property
+    def pool_timeout_seconds(self) -> float:
+        return self.database_pool_timeout / 1000
+
+
+def _is_local_or_tls(url: str) -> bool:
+    parsed = urlsplit(url)
+    query = dict(parse_qsl(parsed.query))
+    if query.get("sslmode") in {"require", "verify-ca", "verify-full"} or query.get("ssl") in {
+        "require",
+        "verify-ca",
+        "verify-full",
+        "true",
+    }:
+        return True
+    return (parsed.hostname or "localhost") in {"localhost", "127.0.0.1", "::1"}
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

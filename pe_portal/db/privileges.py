@@ -1,0 +1,32 @@
+"""Least privilege: what the application's role may do (DESIGN 8).
+
+Migrations run as the owner role; the app connects as a lesser role with no UPDATE, DELETE or
+TRUNCATE on `audit_logs`. Applied after every deploy and every restore, idempotently.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+_GRANTS = (
+    "GRANT USAGE ON SCHEMA public TO {role}",
+    "GRANT SELECT, INSERT, UPDATE, DELETE ON users, user_profiles, sessions TO {role}",
+    "REVOKE ALL ON audit_logs FROM {role}",
+    "GRANT SELECT, INSERT ON audit_logs TO {role}",
+    "GRANT SELECT ON alembic_version TO {role}",
+)
+
+
+async def apply_grants(connection: AsyncConnection, role: str) -> bool:
+    """Grant `role` its rights; False when the role does not exist or is the owner itself."""
+    exists = await connection.scalar(
+        text("SELECT rolname <> current_user FROM pg_roles WHERE rolname = :role"),
+        {"role": role},
+    )
+    if not exists:
+        return False
+    for grant in _GRANTS:
+        # `role` matches ^[a-z_][a-z0-9_]*$ (validated in Settings), so formatting is safe.
+        await connection.execute(text(grant.format(role=role)))
+    return True

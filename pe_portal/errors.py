@@ -1,0 +1,61 @@
+"""The domain's error kinds. Services raise these; `web.errors` maps them to HTTP in one place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class PortalError(Exception):
+    """A failure a client can act on: a stable `code`, a readable `message`, optional `details`."""
+
+    code = "error"
+    message = "The request could not be completed."
+
+    def __init__(
+        self, message: str | None = None, *, code: str | None = None, details: Any = None
+    ) -> None:
+        self.message = message or self.message
+        self.code = code or self.code
+        self.details = details
+        super().__init__(self.message)
+
+
+class InvalidInput(PortalError):
+    code = "invalid_input"
+    message = "The request is not valid."
+
+
+class Unauthenticated(PortalError):
+    code = "unauthenticated"
+    message = "Authentication is required."
+
+
+class Forbidden(PortalError):
+    code = "forbidden"
+    message = "You are not allowed to do this."
+
+
+class NotFound(PortalError):
+    code = "not_found"
+    message = "Not found."
+
+
+class Conflict(PortalError):
+    code = "conflict"
+    message = "The request conflicts with the current state."
+
+
+class RateLimited(PortalError):
+    code = "rate_limited"
+    message = "Too many requests; try again later."
+
+    def __init__(
+        self, message: str | None = None, *, retry_after: int, code: str | None = None
+    ) -> None:
+        super().__init__(message, code=code, details={"retryAfter": retry_after})
+        self.retry_after = retry_after
+
+
+class Unavailable(PortalError):
+    code = "service_unavailable"
+    message = "The service is temporarily unavailable; try again shortly."

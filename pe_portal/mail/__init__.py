@@ -1,0 +1,1 @@
+"""Message rendering and delivery (SMTP, or `.eml` files in development)."""

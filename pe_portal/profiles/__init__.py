@@ -1,0 +1,1 @@
+"""Extended user information and preferences."""

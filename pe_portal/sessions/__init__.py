@@ -1,0 +1,1 @@
+"""Refresh-token sessions, one row per device."""

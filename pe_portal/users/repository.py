@@ -1,0 +1,28 @@
+"""SQL for user accounts."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from pe_portal.users.models import User
+
+
+async def get(session: AsyncSession, user_id: str) -> User | None:
+    return await session.get(User, user_id)
+
+
+async def get_by_email(session: AsyncSession, email: str) -> User | None:
+    """Lookup by normalised e-mail, served by the unique index `idx_users_email`."""
+    return await session.scalar(select(User).where(User.email == email))
+
+
+async def get_active_by_email(session: AsyncSession, email: str) -> User | None:
+    """The spec's authentication lookup: an active account by e-mail (single-tenant)."""
+    return await session.scalar(select(User).where(User.email == email, User.is_active.is_(True)))
+
+
+async def add(session: AsyncSession, user: User) -> User:
+    session.add(user)
+    await session.flush()
+    return user

@@ -1,0 +1,1 @@
+"""The FastAPI application: wiring, dependencies, and the one error-to-HTTP mapping."""

@@ -1,0 +1,66 @@
+"""`create_app()`: the FastAPI application, its middleware, routers and error mapping."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from pe_portal import __version__
+from pe_portal.config import Settings, get_settings
+from pe_portal.db.engine import create_engine, create_sessionmaker
+from pe_portal.ops.router import router as ops_router
+from pe_portal.web import errors
+from pe_portal.web.middleware import PortalMiddleware
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    engine: AsyncEngine | None = None,
+    sessionmaker: async_sessionmaker[AsyncSession] | None = None,
+) -> FastAPI:
+    """Build the app; tests hand in their own engine/sessionmaker, `serve` lets it build one."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if engine is not None:  # handed in (tests): the caller owns it
+            yield
+            return
+        if not settings.database_url:
+            raise RuntimeError("DATABASE_URL is not set; start the app with `pe-portal serve`")
+        app.state.engine = create_engine(settings, settings.database_url)
+        app.state.sessionmaker = create_sessionmaker(app.state.engine)
+        try:
+            yield
+        finally:
+            await app.state.engine.dispose()
+
+    app = FastAPI(
+        title="pe-portal",
+        version=__version__,
+        summary="Investor Portal accounts, authentication, sessions, profiles and audit trail.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    if engine is not None:
+        app.state.engine = engine
+        app.state.sessionmaker = sessionmaker or create_sessionmaker(engine)
+    errors.install(app)
+    app.include_router(ops_router)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_credentials=True,
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+        )
+    app.add_middleware(PortalMiddleware, max_body_bytes=settings.max_body_bytes)
+    return app

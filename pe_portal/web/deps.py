@@ -1,0 +1,71 @@
+"""Dependencies shared by the routers: the database session, settings, the request's context."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from pe_portal.audit.service import RequestContext
+from pe_portal.config import Settings
+
+_MAX_USER_AGENT = 512
+
+
+def get_settings_dep(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+async def get_db(request: Request) -> AsyncIterator[AsyncSession]:
+    """The request's unit of work: committed once when the handler succeeds, else rolled back."""
+    factory: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    async with factory() as session:
+        yield session
+        await session.commit()
+
+
+def client_ip(request: Request, trusted_proxies: list[str]) -> str | None:
+    """The client address; `X-Forwarded-For` is believed only from TRUSTED_PROXIES."""
+    peer = request.client.host if request.client else None
+    if peer is None or not _is_trusted(peer, trusted_proxies):
+        return peer
+    forwarded = request.headers.get("x-forwarded-for", "")
+    for hop in reversed([part.strip() for part in forwarded.split(",") if part.strip()]):
+        if not _is_trusted(hop, trusted_proxies):
+            return hop if _is_ip(hop) else peer
+    return peer
+
+
+def _is_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_trusted(address: str, trusted: list[str]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in ipaddress.ip_network(network, strict=False) for network in trusted)
+
+
+def request_context(
+    request: Request, settings: Annotated[Settings, Depends(get_settings_dep)]
+) -> RequestContext:
+    user_agent = request.headers.get("user-agent")
+    return RequestContext(
+        ip_address=client_ip(request, settings.trusted_proxies),
+        user_agent=user_agent[:_MAX_USER_AGENT] if user_agent else None,
+    )
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_db, scope="function")]
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+ContextDep = Annotated[RequestContext, Depends(request_context)]

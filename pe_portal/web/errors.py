@@ -1,0 +1,146 @@
+"""The one place where errors become HTTP responses: `{"error": {code, message, details}}`."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from pe_portal import errors
+
+log = logging.getLogger("pe_portal.web")
+
+STATUS_BY_KIND: dict[type[errors.PortalError], int] = {
+    errors.InvalidInput: 422,
+    errors.Unauthenticated: 401,
+    errors.Forbidden: 403,
+    errors.NotFound: 404,
+    errors.Conflict: 409,
+    errors.RateLimited: 429,
+    errors.Unavailable: 503,
+}
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+}
+
+
+def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "details": details}}
+
+
+def error_response(
+    status: int, code: str, message: str, details: Any = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(
+        jsonable_encoder(error_body(code, message, details)), status_code=status, headers=headers
+    )
+
+
+def status_for(error: errors.PortalError) -> int:
+    for kind in type(error).__mro__:
+        if kind in STATUS_BY_KIND:
+            return STATUS_BY_KIND[kind]
+    return 400
+
+
+async def _portal_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, errors.PortalError)  # noqa: S101 - registered for this type only
+    headers = None
+    if isinstance(error, errors.RateLimited | errors.Unavailable):
+        retry_after = getattr(error, "retry_after", 1)
+        headers = {"Retry-After": str(retry_after)}
+    if isinstance(error, errors.Unauthenticated):
+        headers = {"WWW-Authenticate": "Bearer"}
+    return error_response(status_for(error), error.code, error.message, error.details, headers)
+
+
+def _field_errors(error: RequestValidationError) -> list[dict[str, Any]]:
+    return [
+        {
+            "field": ".".join(str(part) for part in item.get("loc", ()) if part != "body"),
+            "message": item.get("msg", ""),
+            "type": item.get("type", ""),
+        }
+        for item in error.errors()
+    ]
+
+
+async def _validation_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)  # noqa: S101
+    if any(item.get("type") == "json_invalid" for item in error.errors()):
+        return error_response(400, "malformed_json", "The request body is not valid JSON.")
+    return error_response(
+        422, "validation_error", "Some fields are not valid.", _field_errors(error)
+    )
+
+
+async def _http_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, StarletteHTTPException)  # noqa: S101
+    code = _HTTP_CODES.get(error.status_code, "http_error")
+    return error_response(
+        error.status_code, code, str(error.detail), headers=dict(error.headers or {})
+    )
+
+
+async def _database_unavailable(request: Request, error: Exception) -> JSONResponse:
+    log.warning("database unavailable: %s", type(error).__name__)
+    return error_response(
+        503,
+        "database_unavailable",
+        "The database is unavailable; try again shortly.",
+        headers={"Retry-After": "1"},
+    )
+
+
+def _is_connection_problem(error: sa_exc.DBAPIError) -> bool:
+    return error.connection_invalidated or isinstance(
+        error, sa_exc.OperationalError | sa_exc.InterfaceError
+    )
+
+
+async def _dbapi_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, sa_exc.DBAPIError)  # noqa: S101
+    if _is_connection_problem(error) or _is_connection_text(str(error.orig)):
+        return await _database_unavailable(request, error)
+    return await unexpected_error(request, error)
+
+
+def _is_connection_text(text: str) -> bool:
+    markers = ("connection", "Connection", "closed", "terminat", "shutdown", "timeout")
+    return any(marker in text for marker in markers)
+
+
+async def unexpected_error(request: Request, error: Exception) -> JSONResponse:
+    """A generic 500 naming the request id; the traceback goes to the log, never the client.
+    (Exceptions nobody maps reach `PortalMiddleware`, which answers the same way.)"""
+    request_id = request.scope.get("state", {}).get("request_id", "-")
+    log.exception("unhandled error (request %s)", request_id, exc_info=error)
+    return error_response(
+        500,
+        "internal_error",
+        f"An unexpected error occurred. Quote request id {request_id} when reporting it.",
+    )
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(errors.PortalError, _portal_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(sa_exc.TimeoutError, _database_unavailable)
+    app.add_exception_handler(sa_exc.DBAPIError, _dbapi_error)
+    app.add_exception_handler(ConnectionError, _database_unavailable)

@@ -1,0 +1,154 @@
+"""One real PostgreSQL per test run, schema built by the migrations; each test rolled back."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from pe_portal.clock import clock
+from pe_portal.config import Settings
+from pe_portal.db.embedded import APP_ROLE, OWNER_ROLE, EmbeddedCluster
+from pe_portal.db.engine import create_engine, create_sessionmaker
+from pe_portal.db.runtime import DatabaseUrls, deploy
+from pe_portal.web.app import create_app
+from pe_portal.web.deps import get_db
+
+ALL_TABLES = "users, user_profiles, sessions, audit_logs"
+
+
+@dataclass
+class PgCluster:
+    cluster: EmbeddedCluster
+    port: int
+    urls: DatabaseUrls
+
+    def admin_sql(self, sql: str, database: str = "pe_portal") -> str:
+        return self.cluster.psql(self.port, database, sql)
+
+
+def make_scratch_dir(prefix: str) -> Path:
+    """A directory the `postgres` user can reach when the tests run as root."""
+    path = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    path.chmod(0o755)
+    return path
+
+
+@pytest.fixture(scope="session")
+def test_db() -> Iterator[PgCluster]:
+    base = make_scratch_dir("pe-portal-test-")
+    cluster = EmbeddedCluster(base / "pgdata")
+    cluster.start()
+    port = cluster.running_port()
+    assert port is not None
+    urls = DatabaseUrls(app=cluster.url(port, APP_ROLE), migration=cluster.url(port, OWNER_ROLE))
+    try:
+        yield PgCluster(cluster, port, urls)
+    finally:
+        cluster.stop()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def settings(test_db: PgCluster, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    var = tmp_path_factory.mktemp("var")
+    return Settings(
+        env="test",
+        database_url=test_db.urls.app,
+        database_migration_url=test_db.urls.migration,
+        jwt_keys_dir=var / "keys",
+        mail_dir=var / "mail",
+        pgdata_dir=var / "pgdata",
+        _env_file=None,
+    )
+
+
+@pytest.fixture(scope="session")
+async def engine(settings: Settings, test_db: PgCluster) -> AsyncIterator[AsyncEngine]:
+    await deploy(settings, test_db.urls)
+    engine = create_engine(settings, test_db.urls.app)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+async def owner_engine(settings: Settings, engine: AsyncEngine) -> AsyncIterator[AsyncEngine]:
+    owner = create_engine(settings, settings.database_migration_url or "", pool_size=2)
+    yield owner
+    await owner.dispose()
+
+
+@pytest.fixture
+async def db_session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
+    """A session inside a transaction that is rolled back after the test."""
+    async with engine.connect() as connection:
+        transaction = await connection.begin()
+        session = AsyncSession(
+            bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+        )
+        try:
+            yield session
+        finally:
+            await session.close()
+            await transaction.rollback()
+
+
+@pytest.fixture
+def app(settings: Settings, engine: AsyncEngine, db_session: AsyncSession) -> FastAPI:
+    """The app on the test's rolled-back transaction."""
+    application = create_app(settings, engine=engine)
+
+    async def shared_session() -> AsyncIterator[AsyncSession]:
+        yield db_session
+        await db_session.flush()
+
+    application.dependency_overrides[get_db] = shared_session
+    return application
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
+
+
+@pytest.fixture
+async def committed(owner_engine: AsyncEngine) -> AsyncIterator[None]:
+    """For tests that need real commits (races, processes): tables emptied afterwards."""
+    yield
+    async with owner_engine.begin() as connection:
+        await connection.execute(text(f"TRUNCATE {ALL_TABLES} CASCADE"))
+
+
+@pytest.fixture
+def live_app(settings: Settings, engine: AsyncEngine, committed: None) -> FastAPI:
+    """The app with its real unit-of-work (each request commits), for concurrency tests."""
+    return create_app(settings, engine=engine, sessionmaker=create_sessionmaker(engine))
+
+
+@pytest.fixture
+async def live_client(live_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=live_app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
+
+
+@pytest.fixture(autouse=True)
+def _reset_clock() -> Iterator[None]:
+    yield
+    clock.reset()
+
+
+@pytest.fixture
+def settings_urls(settings: Settings) -> tuple[str, str]:
+    """(app URL, migration URL) of the test database."""
+    return settings.database_url or "", settings.database_migration_url or ""

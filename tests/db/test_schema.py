@@ -1,0 +1,148 @@
+"""The schema is exactly the spec's: columns, types, defaults, indexes, keys."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+TS = "timestamp(3) without time zone"
+UUID_DEFAULT = "(gen_random_uuid())::text"
+
+# (column, type, nullable, default) per table, from the spec's CREATE TABLE statements.
+EXPECTED_COLUMNS = {
+    "users": [
+        ("id", "text", False, UUID_DEFAULT),
+        ("email", "text", False, None),
+        ("password", "text", False, None),
+        ("first_name", "text", True, None),
+        ("last_name", "text", True, None),
+        ("is_active", "boolean", False, "true"),
+        ("is_verified", "boolean", False, "false"),
+        ("last_login", TS, True, None),
+        ("created_at", TS, False, "CURRENT_TIMESTAMP"),
+        ("updated_at", TS, False, "CURRENT_TIMESTAMP"),
+    ],
+    "user_profiles": [
+        ("id", "text", False, UUID_DEFAULT),
+        ("user_id", "text", False, None),
+        ("phone", "text", True, None),
+        ("avatar", "text", True, None),
+        ("timezone", "text", False, "'UTC'::text"),
+        ("language", "text", False, "'en'::text"),
+        ("preferences", "jsonb", True, None),
+    ],
+    "sessions": [
+        ("id", "text", False, UUID_DEFAULT),
+        ("user_id", "text", False, None),
+        ("refresh_token", "text", False, None),
+        ("is_revoked", "boolean", False, "false"),
+        ("expires_at", TS, False, None),
+        ("user_agent", "text", True, None),
+        ("ip_address", "text", True, None),
+        ("created_at", TS, False, "CURRENT_TIMESTAMP"),
+        ("updated_at", TS, False, "CURRENT_TIMESTAMP"),
+    ],
+    "audit_logs": [
+        ("id", "text", False, UUID_DEFAULT),
+        ("user_id", "text", True, None),
+        ("action", "text", False, None),
+        ("resource", "text", True, None),
+        ("details", "jsonb", True, None),
+        ("ip_address", "text", True, None),
+        ("user_agent", "text", True, None),
+        ("created_at", TS, False, "CURRENT_TIMESTAMP"),
+    ],
+}
+
+# index name -> the tail of its definition, as PostgreSQL prints it.
+EXPECTED_INDEXES = {
+    "idx_users_email": "UNIQUE INDEX idx_users_email ON public.users USING btree (email)",
+    "idx_users_active": "INDEX idx_users_active ON public.users USING btree (is_active)",
+    "idx_users_last_login": "INDEX idx_users_last_login ON public.users USING btree (last_login)",
+    "idx_user_profiles_user": (
+        "UNIQUE INDEX idx_user_profiles_user ON public.user_profiles USING btree (user_id)"
+    ),
+    "idx_user_profiles_phone": (
+        "INDEX idx_user_profiles_phone ON public.user_profiles USING btree (phone) "
+        "WHERE (phone IS NOT NULL)"
+    ),
+    "idx_sessions_refresh_token": (
+        "UNIQUE INDEX idx_sessions_refresh_token ON public.sessions USING btree (refresh_token)"
+    ),
+    "idx_sessions_user": "INDEX idx_sessions_user ON public.sessions USING btree (user_id)",
+    "idx_sessions_expires": "INDEX idx_sessions_expires ON public.sessions USING btree (expires_at)",
+    "idx_sessions_active": (
+        "INDEX idx_sessions_active ON public.sessions USING btree (is_revoked, expires_at)"
+    ),
+    "idx_audit_logs_user": "INDEX idx_audit_logs_user ON public.audit_logs USING btree (user_id)",
+    "idx_audit_logs_action": "INDEX idx_audit_logs_action ON public.audit_logs USING btree (action)",
+    "idx_audit_logs_created": (
+        "INDEX idx_audit_logs_created ON public.audit_logs USING btree (created_at)"
+    ),
+    "idx_audit_logs_composite": (
+        "INDEX idx_audit_logs_composite ON public.audit_logs USING btree "
+        "(user_id, action, created_at)"
+    ),
+}
+
+
+@pytest.mark.parametrize("table", sorted(EXPECTED_COLUMNS))
+async def test_columns_match_the_spec(db_session: AsyncSession, table: str) -> None:
+    rows = await db_session.execute(
+        text(
+            "SELECT column_name, format_type(a.atttypid, a.atttypmod), is_nullable = 'YES', "
+            "column_default FROM information_schema.columns c "
+            "JOIN pg_attribute a ON a.attrelid = c.table_name::regclass AND a.attname = c.column_name "
+            "WHERE table_name = :table ORDER BY ordinal_position"
+        ),
+        {"table": table},
+    )
+    assert [tuple(row) for row in rows] == EXPECTED_COLUMNS[table]
+
+
+async def test_every_spec_index_exists_as_defined(db_session: AsyncSession) -> None:
+    rows = await db_session.execute(
+        text("SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public'")
+    )
+    actual = {name: definition for name, definition in rows}
+    for name, tail in EXPECTED_INDEXES.items():
+        assert name in actual, f"missing index {name}"
+        assert actual[name].endswith(tail), actual[name]
+
+
+async def test_foreign_keys_cascade_to_users(db_session: AsyncSession) -> None:
+    rows = await db_session.execute(
+        text(
+            "SELECT conrelid::regclass::text, confrelid::regclass::text, confdeltype::text "
+            "FROM pg_constraint WHERE contype = 'f' ORDER BY 1"
+        )
+    )
+    assert [tuple(row) for row in rows] == [
+        ("audit_logs", "users", "c"),
+        ("sessions", "users", "c"),
+        ("user_profiles", "users", "c"),
+    ]
+
+
+async def test_defaults_fill_a_hand_written_row(db_session: AsyncSession) -> None:
+    row = (
+        await db_session.execute(
+            text(
+                "INSERT INTO users (email, password) VALUES ('hand@example.com', 'x') "
+                "RETURNING id, is_active, is_verified, created_at, updated_at"
+            )
+        )
+    ).one()
+    assert len(row.id) == 36  # gen_random_uuid() fallback
+    assert row.is_active is True
+    assert row.is_verified is False
+    assert row.created_at is not None
+    assert row.updated_at == row.created_at
+    profile = (
+        await db_session.execute(
+            text("INSERT INTO user_profiles (user_id) VALUES (:uid) RETURNING timezone, language"),
+            {"uid": row.id},
+        )
+    ).one()
+    assert tuple(profile) == ("UTC", "en")
