@@ -48,8 +48,13 @@ class Settings(BaseSettings):
     jwt_audience: str = "pe-portal-api"
     secret_key: str = DEVELOPMENT_SECRET
     smtp_url: str | None = None
+    smtp_timeout: float = Field(default=10.0, gt=0, description="seconds")
     mail_from: str = "pe-portal <no-reply@localhost>"
     mail_dir: Path = Path("var/mail")
+    mail_send_attempts: int = Field(default=5, ge=1, le=20)
+    mail_retry_base_delay: float = Field(default=2.0, ge=0, description="seconds")
+    mail_queue_size: int = Field(default=1000, ge=1)
+    mail_drain_timeout: float = Field(default=10.0, ge=0, description="seconds")
     public_url: str = "http://127.0.0.1:8000"
     log_format: Literal["console", "json"] = "console"
     max_body_bytes: int = Field(default=65536, ge=1024)

@@ -152,3 +152,15 @@ def _reset_clock() -> Iterator[None]:
 def settings_urls(settings: Settings) -> tuple[str, str]:
     """(app URL, migration URL) of the test database."""
     return settings.database_url or "", settings.database_migration_url or ""
+
+
+# --- mail (tests/smtp.py) ---
+from tests.smtp import SmtpServer  # noqa: E402  (appended with its fixture, below the others)
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    """A real SMTP server on 127.0.0.1 that requires AUTH; `smtp_server.settings_for(settings)`
+    points SMTP_URL (with its credentials) at it."""
+    with SmtpServer(username="portal", password="smtp-test-secret") as server:
+        yield server

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from pe_portal import __version__
 from pe_portal.config import Settings, get_settings
 from pe_portal.db.engine import create_engine, create_sessionmaker
+from pe_portal.mail import outbox as mail_outbox
 from pe_portal.ops.router import router as ops_router
 from pe_portal.web import errors
 from pe_portal.web.middleware import PortalMiddleware
@@ -32,6 +33,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if engine is not None:  # handed in (tests): the caller owns it
             yield
+            await mail_outbox.stop(app.state.outbox)
             return
         if not settings.database_url:
             raise RuntimeError("DATABASE_URL is not set; start the app with `pe-portal serve`")
@@ -40,6 +42,7 @@ def create_app(
         try:
             yield
         finally:
+            await mail_outbox.stop(app.state.outbox)
             await app.state.engine.dispose()
 
     app = FastAPI(
@@ -49,6 +52,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.outbox = mail_outbox.start(settings)  # here, not in lifespan: tests skip lifespan
     if engine is not None:
         app.state.engine = engine
         app.state.sessionmaker = sessionmaker or create_sessionmaker(engine)
