@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     public_url: str = "http://127.0.0.1:8000"
     log_format: Literal["console", "json"] = "console"
     max_body_bytes: int = Field(default=65536, ge=1024)
+    session_cleanup_interval: int = Field(default=3600, ge=0, description="seconds; 0: off")
+    session_cleanup_revoked_retention: int = Field(default=604800, ge=0, description="seconds")
+    session_cleanup_batch_size: int = Field(default=5000, ge=1, le=100_000)
 
     pgdata_dir: Path = Path("var/pgdata")
 
