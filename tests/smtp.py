@@ -16,6 +16,7 @@ import email.policy
 import re
 import socket
 import threading
+import warnings
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from types import TracebackType
@@ -76,6 +77,9 @@ class SmtpServer:
         return settings.model_copy(update=update)
 
     def start(self) -> None:
+        # Plain-text AUTH is fine on loopback; aiosmtpd warns about it from its thread. Set here,
+        # not at import: pytest resets the filters around each test.
+        warnings.filterwarnings("ignore", "Requiring AUTH while not requiring TLS", UserWarning)
         self._controller = Controller(
             _Handler(self),
             hostname="127.0.0.1",
