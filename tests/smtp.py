@@ -53,13 +53,15 @@ class Received:
 @dataclass
 class SmtpServer:
     """aiosmtpd on a free loopback port. `refusals` are replies given to the next DATA commands
-    instead of accepting (e.g. "451 4.3.0 Try again later"), to exercise retries."""
+    instead of accepting (e.g. "451 4.3.0 Try again later"), to exercise retries;
+    `unknown_recipients` are refused for good."""
 
     username: str | None = None
     password: str | None = None
     port: int = field(default_factory=free_port)
     received: list[Received] = field(default_factory=list)
     refusals: list[str] = field(default_factory=list)
+    unknown_recipients: set[str] = field(default_factory=set)  # refused at RCPT with a 550
     data_commands: int = 0
     _unread: list[Received] = field(default_factory=list)
     _waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = field(default_factory=list)
@@ -148,8 +150,16 @@ class _Handler:
     def __init__(self, server: SmtpServer) -> None:
         self.server = server
 
+    async def handle_RCPT(  # noqa: N802
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        if address.lower() in self.server.unknown_recipients:
+            return "550 5.1.1 <" + address + ">: no such user"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
-        login = session.login_data.decode() if session.authenticated else None
+        login = session.auth_data.login.decode() if session.authenticated else None
         return self.server.take(envelope, login)
 
 

@@ -97,19 +97,20 @@ class Outbox:
 
     def _failed(self, job: _Job, error: Exception) -> None:
         attempts = self.settings.mail_send_attempts
-        reason = f"{type(error).__name__}: {error}"
+        where = f"{_label(job.message)} via {self.transport.description}"
+        reason = _reason(error, job.message)
         if isinstance(error, DeliveryRefused) or job.attempts >= attempts:
-            log.error(
-                "mail %s not delivered via %s after %d attempt(s): %s",
-                *(_label(job.message), self.transport.description, job.attempts, reason),
-            )
+            log.error("mail %s not delivered after %d attempt(s): %s", where, job.attempts, reason)
             self._finished()
             return
         delay = self.settings.mail_retry_base_delay * 2 ** (job.attempts - 1)
         log.warning(
-            "mail %s: attempt %d of %d via %s failed (%s); retrying in %.1f s",
-            *(_label(job.message), job.attempts, attempts, self.transport.description),
-            *(reason, delay),
+            "mail %s: attempt %d of %d failed (%s); retrying in %.3g s",
+            where,
+            job.attempts,
+            attempts,
+            reason,
+            delay,
         )
         timer = asyncio.get_running_loop().create_task(self._retry(job, delay))
         self._timers.add(timer)
@@ -130,6 +131,14 @@ def _label(message: EmailMessage) -> str:
     """`<message-id> to @domain`: enough to follow a message in the SMTP logs, no personal data."""
     domain = str(message.get("To", "")).rpartition("@")[2].rstrip(">")
     return f"{message.get('Message-ID', '<no id>')} to @{domain}"
+
+
+def _reason(error: Exception, message: EmailMessage) -> str:
+    """The error as text, without the recipient's address (a refused RCPT names it)."""
+    text = f"{type(error).__name__}: {error}"
+    for address in getattr(message["To"], "addresses", ()):
+        text = text.replace(address.addr_spec, "<recipient>")
+    return text
 
 
 _default: Outbox | None = None

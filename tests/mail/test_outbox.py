@@ -89,6 +89,21 @@ async def test_a_permanent_refusal_is_not_retried(
     assert "550" in caplog.text
 
 
+async def test_a_refused_address_is_not_retried_nor_logged(
+    mail_settings: Settings, smtp_server: SmtpServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    smtp_server.unknown_recipients.add("gone@example.com")
+    outbox = _outbox(smtp_server.settings_for(mail_settings))
+
+    outbox.enqueue(_reset_mail(mail_settings, "gone@example.com"))
+    await outbox.drain()
+
+    [failure] = [r for r in caplog.records if r.name == LOG]
+    assert "not delivered after 1 attempt(s)" in failure.getMessage()
+    assert "no such user" in failure.getMessage()
+    assert "gone@example.com" not in caplog.text
+
+
 async def test_server_down_never_reaches_the_caller_and_logs_no_body(
     mail_settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
