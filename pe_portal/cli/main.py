@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from pe_portal.cli import db
+from pe_portal.cli import db, ops
 from pe_portal.cli.serve import serve
 
 app = typer.Typer(
@@ -14,6 +14,7 @@ app = typer.Typer(
 )
 app.command()(serve)
 app.add_typer(db.app, name="db")
+ops.register(app)
 
 
 def run() -> None:

@@ -26,3 +26,45 @@ async def add(session: AsyncSession, row: Session) -> Session:
     session.add(row)
     await session.flush()
     return row
+
+
+# -- maintenance: cleanup and the active-sessions gauge (used by pe_portal.ops) ------------------
+from sqlalchemy import ColumnElement, delete, func  # noqa: E402 - this section is appended by ops
+
+
+def _stale(now: datetime, revoked_before: datetime) -> ColumnElement[bool]:
+    # A revoked session is never written again, so `updated_at` is when it was revoked.
+    return (Session.expires_at <= now) | (
+        Session.is_revoked.is_(True) & (Session.updated_at <= revoked_before)
+    )
+
+
+async def count_stale(session: AsyncSession, *, now: datetime, revoked_before: datetime) -> int:
+    """Sessions that have expired, or were revoked before `revoked_before`."""
+    query = select(func.count()).select_from(Session).where(_stale(now, revoked_before))
+    return int(await session.scalar(query) or 0)
+
+
+async def delete_stale_batch(
+    session: AsyncSession, *, now: datetime, revoked_before: datetime, limit: int
+) -> int:
+    """Delete up to `limit` stale sessions, skipping rows a live request holds locked."""
+    batch = (
+        select(Session.id)
+        .where(_stale(now, revoked_before))
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    statement = delete(Session).where(Session.id.in_(batch)).returning(Session.id)
+    deleted = await session.scalars(statement.execution_options(synchronize_session=False))
+    return len(deleted.all())
+
+
+async def count_active(session: AsyncSession, *, now: datetime) -> int:
+    """Sessions neither revoked nor expired (served by idx_sessions_active)."""
+    query = (
+        select(func.count())
+        .select_from(Session)
+        .where(Session.is_revoked.is_(False), Session.expires_at > now)
+    )
+    return int(await session.scalar(query) or 0)

@@ -13,6 +13,7 @@ from pe_portal import __version__
 from pe_portal.config import Settings, get_settings
 from pe_portal.db.engine import create_engine, create_sessionmaker
 from pe_portal.mail import outbox as mail_outbox
+from pe_portal.ops import cleanup
 from pe_portal.ops.router import router as ops_router
 from pe_portal.web import errors
 from pe_portal.web.middleware import PortalMiddleware
@@ -39,9 +40,11 @@ def create_app(
             raise RuntimeError("DATABASE_URL is not set; start the app with `pe-portal serve`")
         app.state.engine = create_engine(settings, settings.database_url)
         app.state.sessionmaker = create_sessionmaker(app.state.engine)
+        session_cleanup = cleanup.start_scheduler(app.state.sessionmaker, settings)
         try:
             yield
         finally:
+            await cleanup.stop_scheduler(session_cleanup)
             await mail_outbox.stop(app.state.outbox)
             await app.state.engine.dispose()
 
