@@ -11,6 +11,8 @@ import uvicorn
 from pe_portal.cli.common import console, database, fail, run
 from pe_portal.config import get_settings
 from pe_portal.db.runtime import deploy
+from pe_portal.ops import metrics
+from pe_portal.ops.logging import log_config
 
 
 def _port_is_free(host: str, port: int) -> bool:
@@ -33,7 +35,7 @@ def serve(
     settings = get_settings()
     if not _port_is_free(host, port):
         fail(f"{host}:{port} is already in use. Stop what runs there or choose --port.")
-    with database(settings) as urls:
+    with database(settings) as urls, metrics.shared_between_workers(workers):
         if migrate:
             run(lambda: deploy(settings, urls))
         # Worker processes read their settings from the environment.
@@ -52,4 +54,5 @@ def serve(
             server_header=False,
             proxy_headers=False,
             log_level="info",
+            log_config=log_config(settings),
         )

@@ -1,10 +1,11 @@
-"""`/health` and `/ready` (outside `/api/v1`)."""
+"""`/health`, `/ready` and `/metrics` (outside `/api/v1`)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
+from pe_portal.ops import metrics
 from pe_portal.ops.health import readiness
 
 router = APIRouter(tags=["operations"])
@@ -27,3 +28,11 @@ async def ready(request: Request) -> JSONResponse:
         "head": state.head,
     }
     return JSONResponse(body, status_code=200 if state.ready else 503)
+
+
+@router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})
+async def prometheus_metrics(request: Request) -> Response:
+    """Prometheus metrics: requests, latency, logins, active sessions, database pool."""
+    await metrics.refresh_gauges(request.app.state.sessionmaker)
+    body, content_type = metrics.exposition()
+    return Response(body, media_type=content_type)

@@ -13,7 +13,7 @@ from pe_portal import __version__
 from pe_portal.config import Settings, get_settings
 from pe_portal.db.engine import create_engine, create_sessionmaker
 from pe_portal.mail import outbox as mail_outbox
-from pe_portal.ops import cleanup
+from pe_portal.ops import cleanup, metrics
 from pe_portal.ops.router import router as ops_router
 from pe_portal.web import errors
 from pe_portal.web.middleware import PortalMiddleware
@@ -41,9 +41,11 @@ def create_app(
         app.state.engine = create_engine(settings, settings.database_url)
         app.state.sessionmaker = create_sessionmaker(app.state.engine)
         session_cleanup = cleanup.start_scheduler(app.state.sessionmaker, settings)
+        metrics.track_pool(app.state.engine)
         try:
             yield
         finally:
+            metrics.process_stopped()
             await cleanup.stop_scheduler(session_cleanup)
             await mail_outbox.stop(app.state.outbox)
             await app.state.engine.dispose()
@@ -70,4 +72,5 @@ def create_app(
             allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
         )
     app.add_middleware(PortalMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(metrics.MetricsMiddleware)  # outermost: it also counts what the rest refuse
     return app

@@ -11,6 +11,8 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from pe_portal.ops.logging import request_id_var
+
 log = logging.getLogger("pe_portal.web")
 
 _SANE_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
@@ -46,6 +48,7 @@ class PortalMiddleware:
             supplied.decode() if supplied and _SANE_REQUEST_ID.match(supplied) else uuid.uuid4().hex
         )
         scope.setdefault("state", {})["request_id"] = request_id
+        request_id_var.set(request_id)  # each request runs in its own task: no reset needed
         extra = self._security_headers(scope, request_id)
         started = False
 
