@@ -12,11 +12,19 @@ class PortalError(Exception):
     message = "The request could not be completed."
 
     def __init__(
-        self, message: str | None = None, *, code: str | None = None, details: Any = None
+        self,
+        message: str | None = None,
+        *,
+        code: str | None = None,
+        details: Any = None,
+        keep_changes: bool = False,
     ) -> None:
         self.message = message or self.message
         self.code = code or self.code
         self.details = details
+        # Most failures roll the unit of work back. Some must still commit what they recorded
+        # (a LOGIN_FAILED row, a session revoked for token reuse) while the client gets the error.
+        self.keep_changes = keep_changes
         super().__init__(self.message)
 
 
@@ -50,9 +58,16 @@ class RateLimited(PortalError):
     message = "Too many requests; try again later."
 
     def __init__(
-        self, message: str | None = None, *, retry_after: int, code: str | None = None
+        self,
+        message: str | None = None,
+        *,
+        retry_after: int,
+        code: str | None = None,
+        keep_changes: bool = False,
     ) -> None:
-        super().__init__(message, code=code, details={"retryAfter": retry_after})
+        super().__init__(
+            message, code=code, details={"retryAfter": retry_after}, keep_changes=keep_changes
+        )
         self.retry_after = retry_after
 
 

@@ -20,9 +20,8 @@ from pe_portal.db.embedded import APP_ROLE, OWNER_ROLE, EmbeddedCluster
 from pe_portal.db.engine import create_engine, create_sessionmaker
 from pe_portal.db.runtime import DatabaseUrls, deploy
 from pe_portal.web.app import create_app
-from pe_portal.web.deps import get_db
 
-ALL_TABLES = "users, user_profiles, sessions, audit_logs"
+ALL_TABLES = "users, user_profiles, sessions, audit_logs, auth_rate_limits"
 
 
 @dataclass
@@ -67,6 +66,7 @@ def settings(test_db: PgCluster, tmp_path_factory: pytest.TempPathFactory) -> Se
         jwt_keys_dir=var / "keys",
         mail_dir=var / "mail",
         pgdata_dir=var / "pgdata",
+        auth_rate_limit=0,  # per-IP limiting has its own tests; every test client shares one IP
         _env_file=None,
     )
 
@@ -101,17 +101,28 @@ async def db_session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
             await transaction.rollback()
 
 
+class _SharedSession:
+    """A sessionmaker stand-in handing out the test's session, so requests run the real
+    unit-of-work code (commit = release a savepoint) inside the test's outer transaction."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def __call__(self) -> _SharedSession:
+        return self
+
+    async def __aenter__(self) -> AsyncSession:
+        return self.session
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self.session.in_transaction():
+            await self.session.rollback()
+
+
 @pytest.fixture
 def app(settings: Settings, engine: AsyncEngine, db_session: AsyncSession) -> FastAPI:
     """The app on the test's rolled-back transaction."""
-    application = create_app(settings, engine=engine)
-
-    async def shared_session() -> AsyncIterator[AsyncSession]:
-        yield db_session
-        await db_session.flush()
-
-    application.dependency_overrides[get_db] = shared_session
-    return application
+    return create_app(settings, engine=engine, sessionmaker=_SharedSession(db_session))  # type: ignore[arg-type]
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pe_portal.audit.models import AuditAction, AuditLog
@@ -42,11 +42,21 @@ async def trail_for_user(
     return list((await session.scalars(query)).all())
 
 
-async def count_failed_logins(session: AsyncSession, *, email_digest: str, since: datetime) -> int:
-    """Recent LOGIN_FAILED rows for one e-mail digest (served by idx_audit_logs_login_failed)."""
-    query = select(func.count()).where(
-        AuditLog.action == AuditAction.LOGIN_FAILED,
-        AuditLog.details["emailDigest"].astext == email_digest,
-        AuditLog.created_at >= since,
+async def nth_recent_failure(
+    session: AsyncSession, *, email_digest: str, since: datetime, n: int
+) -> datetime | None:
+    """When the n-th most recent counted LOGIN_FAILED for this e-mail happened, if within the
+    window (served by idx_audit_logs_login_failed). Not None means the account is locked."""
+    query = (
+        select(AuditLog.created_at)
+        .where(
+            AuditLog.action == AuditAction.LOGIN_FAILED,
+            AuditLog.details["emailDigest"].astext == email_digest,
+            AuditLog.details["reason"].astext == "invalid_credentials",
+            AuditLog.created_at >= since,
+        )
+        .order_by(AuditLog.created_at.desc())
+        .offset(n - 1)
+        .limit(1)
     )
-    return int(await session.scalar(query) or 0)
+    return await session.scalar(query)

@@ -56,3 +56,11 @@ async def transaction(factory: async_sessionmaker[AsyncSession]) -> AsyncIterato
     """One unit of work: commits when the block succeeds, rolls back when it raises."""
     async with factory() as session, session.begin():
         yield session
+
+
+async def release_connection(session: AsyncSession) -> None:
+    """End a read-only transaction early so slow CPU work (bcrypt) does not hold a pooled
+    connection. Refuses when there are unflushed changes, which this would lose."""
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError("release_connection would discard pending changes")
+    await session.rollback()

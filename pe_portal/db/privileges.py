@@ -15,6 +15,7 @@ _GRANTS = (
     "REVOKE ALL ON audit_logs FROM {role}",
     "GRANT SELECT, INSERT ON audit_logs TO {role}",
     "GRANT SELECT ON alembic_version TO {role}",
+    "GRANT SELECT, INSERT, UPDATE, DELETE ON auth_rate_limits TO {role}",
 )
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pe_portal.sessions.models import Session
+from pe_portal.users.models import User
 
 
 async def find_valid_by_digest(
@@ -26,6 +27,61 @@ async def add(session: AsyncSession, row: Session) -> Session:
     session.add(row)
     await session.flush()
     return row
+
+
+async def active_user(
+    session: AsyncSession, *, session_id: str, user_id: str, now: datetime
+) -> User | None:
+    """The per-request check: the user, if active and this session neither revoked nor expired.
+    One primary-key join; it runs on every authenticated request."""
+    query = (
+        select(User)
+        .join(Session, Session.user_id == User.id)
+        .where(
+            Session.id == session_id,
+            User.id == user_id,
+            User.is_active.is_(True),
+            Session.is_revoked.is_(False),
+            Session.expires_at > now,
+        )
+    )
+    return await session.scalar(query)
+
+
+async def get_for_update(session: AsyncSession, session_id: str) -> Session | None:
+    """A session row locked for this transaction: concurrent refreshes of one token serialise."""
+    return await session.scalar(select(Session).where(Session.id == session_id).with_for_update())
+
+
+async def list_live_for_user(
+    session: AsyncSession, *, user_id: str, now: datetime
+) -> list[Session]:
+    query = (
+        select(Session)
+        .where(Session.user_id == user_id, Session.is_revoked.is_(False), Session.expires_at > now)
+        .order_by(Session.updated_at.desc())
+    )
+    return list((await session.scalars(query)).all())
+
+
+async def get_for_user(session: AsyncSession, *, user_id: str, session_id: str) -> Session | None:
+    query = select(Session).where(Session.id == session_id, Session.user_id == user_id)
+    return await session.scalar(query)
+
+
+async def revoke_for_user(
+    session: AsyncSession, *, user_id: str, now: datetime, keep: str | None = None
+) -> int:
+    """Revoke every live session of a user (except `keep`); the number revoked."""
+    statement = update(Session).where(Session.user_id == user_id, Session.is_revoked.is_(False))
+    if keep is not None:
+        statement = statement.where(Session.id != keep)
+    result = await session.execute(
+        statement.values(is_revoked=True, updated_at=now).execution_options(
+            synchronize_session=False
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 # -- maintenance: cleanup and the active-sessions gauge (used by pe_portal.ops) ------------------

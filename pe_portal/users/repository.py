@@ -26,3 +26,13 @@ async def add(session: AsyncSession, user: User) -> User:
     session.add(user)
     await session.flush()
     return user
+
+
+async def list_page(session: AsyncSession, *, limit: int, offset: int) -> list[User]:
+    query = select(User).order_by(User.created_at, User.id).limit(limit).offset(offset)
+    return list((await session.scalars(query)).all())
+
+
+async def delete(session: AsyncSession, user: User) -> None:
+    await session.delete(user)
+    await session.flush()

@@ -10,11 +10,16 @@ from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from pe_portal import __version__
+from pe_portal.auth.keys import KeyRing
+from pe_portal.auth.router import jwks_router
+from pe_portal.auth.router import router as auth_router
+from pe_portal.auth.tokens import AccessTokens
 from pe_portal.config import Settings, get_settings
 from pe_portal.db.engine import create_engine, create_sessionmaker
 from pe_portal.mail import outbox as mail_outbox
 from pe_portal.ops import cleanup, metrics
 from pe_portal.ops.router import router as ops_router
+from pe_portal.sessions.router import router as sessions_router
 from pe_portal.web import errors
 from pe_portal.web.middleware import PortalMiddleware
 
@@ -61,8 +66,17 @@ def create_app(
     if engine is not None:
         app.state.engine = engine
         app.state.sessionmaker = sessionmaker or create_sessionmaker(engine)
+    app.state.access_tokens = AccessTokens(
+        KeyRing(settings.jwt_keys_dir),
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        ttl=settings.access_token_ttl,
+    )
     errors.install(app)
     app.include_router(ops_router)
+    app.include_router(jwks_router)
+    for router in (auth_router, sessions_router):
+        app.include_router(router, prefix=API_PREFIX)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

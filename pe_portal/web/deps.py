@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from pe_portal.audit.service import RequestContext
 from pe_portal.config import Settings
+from pe_portal.errors import PortalError
 
 _MAX_USER_AGENT = 512
 
@@ -24,7 +25,12 @@ async def get_db(request: Request) -> AsyncIterator[AsyncSession]:
     """The request's unit of work: committed once when the handler succeeds, else rolled back."""
     factory: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
     async with factory() as session:
-        yield session
+        try:
+            yield session
+        except PortalError as error:
+            if error.keep_changes:
+                await session.commit()
+            raise
         await session.commit()
 
 

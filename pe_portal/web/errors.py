@@ -13,6 +13,7 @@ from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pe_portal import errors
+from pe_portal.auth.oauth import OAuthError
 
 log = logging.getLogger("pe_portal.web")
 
@@ -80,6 +81,16 @@ def _field_errors(error: RequestValidationError) -> list[dict[str, Any]]:
     ]
 
 
+async def _oauth_error(request: Request, error: Exception) -> JSONResponse:
+    """RFC 6749 §5.2 body for the token endpoint, so standard OAuth clients understand it."""
+    assert isinstance(error, OAuthError)  # noqa: S101
+    headers = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+    if error.retry_after is not None:
+        headers["Retry-After"] = str(error.retry_after)
+    body = {"error": error.code, "error_description": error.message}
+    return JSONResponse(body, status_code=error.status, headers=headers)
+
+
 async def _validation_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)  # noqa: S101
     if any(item.get("type") == "json_invalid" for item in error.errors()):
@@ -139,6 +150,7 @@ async def unexpected_error(request: Request, error: Exception) -> JSONResponse:
 
 def install(app: FastAPI) -> None:
     app.add_exception_handler(errors.PortalError, _portal_error)
+    app.add_exception_handler(OAuthError, _oauth_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(sa_exc.TimeoutError, _database_unavailable)

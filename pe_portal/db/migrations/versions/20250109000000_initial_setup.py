@@ -23,7 +23,11 @@ UUID_DEFAULT = sa.text("gen_random_uuid()::text")
 SET_UPDATED_AT = """
 CREATE FUNCTION set_updated_at() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    NEW.updated_at := now() AT TIME ZONE 'UTC';
+    -- A writer that sets updated_at itself (the app, on its injectable clock) is believed;
+    -- any other UPDATE gets the database's time.
+    IF NEW.updated_at IS NOT DISTINCT FROM OLD.updated_at THEN
+        NEW.updated_at := now() AT TIME ZONE 'UTC';
+    END IF;
     RETURN NEW;
 END $$;
 """

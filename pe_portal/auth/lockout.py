@@ -1,0 +1,78 @@
+"""Brute-force lock-out (DESIGN 11), counted from LOGIN_FAILED audit rows so it holds across
+every process. Unknown e-mails are counted per e-mail digest exactly like known ones."""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from pe_portal.audit import repository as audit_repository
+from pe_portal.audit.models import AuditAction, AuditResource
+from pe_portal.audit.service import RequestContext, record
+from pe_portal.auth import repository
+from pe_portal.clock import utcnow
+from pe_portal.config import Settings
+from pe_portal.errors import RateLimited
+
+INVALID_CREDENTIALS = "invalid_credentials"
+
+
+async def seconds_locked(session: AsyncSession, *, email_digest: str, settings: Settings) -> int:
+    """0 when sign-in may be tried; else how long until the oldest counted failure ages out."""
+    now = utcnow()
+    window = timedelta(seconds=settings.login_lockout_window)
+    nth = await audit_repository.nth_recent_failure(
+        session, email_digest=email_digest, since=now - window, n=settings.login_lockout_threshold
+    )
+    if nth is None:
+        return 0
+    return max(1, math.ceil((nth + window - now).total_seconds()))
+
+
+async def serialise(session: AsyncSession, *, email_digest: str) -> None:
+    """One decision at a time per e-mail, so the lock lands exactly at the threshold."""
+    await repository.lock_email(session, email_digest=email_digest)
+
+
+def locked_error(retry_after: int) -> RateLimited:
+    return RateLimited(
+        "Too many failed sign-ins; try again later.",
+        code="account_locked",
+        retry_after=retry_after,
+        keep_changes=True,
+    )
+
+
+async def record_failure(
+    session: AsyncSession,
+    *,
+    email_digest: str,
+    user_id: str | None,
+    reason: str,
+    context: RequestContext,
+    settings: Settings,
+) -> bool:
+    """Audit one failed sign-in; True when it is the one that locks the account."""
+    await record(
+        session,
+        action=AuditAction.LOGIN_FAILED,
+        resource=AuditResource.AUTH,
+        context=context,
+        user_id=user_id,
+        details={"emailDigest": email_digest, "reason": reason},
+    )
+    if reason != INVALID_CREDENTIALS:
+        return False
+    if await seconds_locked(session, email_digest=email_digest, settings=settings) == 0:
+        return False
+    await record(
+        session,
+        action=AuditAction.ACCOUNT_LOCKED,
+        resource=AuditResource.AUTH,
+        context=context,
+        user_id=user_id,
+        details={"emailDigest": email_digest, "lockSeconds": settings.login_lockout_window},
+    )
+    return True

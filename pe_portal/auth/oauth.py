@@ -1,0 +1,73 @@
+"""OAuth 2.0 token endpoint semantics (RFC 6749 §4.3, §6, §5.2): grants and RFC-shaped errors."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from pe_portal.audit.service import RequestContext
+from pe_portal.auth import service
+from pe_portal.auth.tokens import AccessTokens
+from pe_portal.config import Settings
+from pe_portal.errors import InvalidInput, PortalError, RateLimited, Unavailable
+
+
+class OAuthError(PortalError):
+    """An error answered in RFC 6749 §5.2 shape: `{"error": ..., "error_description": ...}`."""
+
+    def __init__(
+        self, error: str, description: str, *, status: int = 400, keep_changes: bool = False,
+        retry_after: int | None = None,
+    ) -> None:  # fmt: skip
+        super().__init__(description, code=error, keep_changes=keep_changes)
+        self.status = status
+        self.retry_after = retry_after
+
+
+def _translate(error: PortalError) -> OAuthError:
+    if isinstance(error, RateLimited):
+        return OAuthError(
+            "invalid_grant", error.message, status=429, keep_changes=error.keep_changes,
+            retry_after=error.retry_after,
+        )  # fmt: skip
+    if isinstance(error, Unavailable):
+        return OAuthError("temporarily_unavailable", error.message, status=503)
+    if isinstance(error, InvalidInput):
+        return OAuthError("invalid_request", error.message)
+    return OAuthError("invalid_grant", error.message, keep_changes=error.keep_changes)
+
+
+def _required(form: Mapping[str, str], name: str) -> str:
+    value = form.get(name)
+    if not value:
+        raise OAuthError("invalid_request", f"The `{name}` parameter is required.")
+    return value
+
+
+async def token(
+    session: AsyncSession,
+    *,
+    form: Mapping[str, str],
+    context: RequestContext,
+    settings: Settings,
+    access: AccessTokens,
+) -> service.TokenPair:
+    """Run the `password` or `refresh_token` grant named by `grant_type`."""
+    grant = _required(form, "grant_type")
+    try:
+        if grant == "password":
+            return await service.login(
+                session, email=_required(form, "username"), password=_required(form, "password"),
+                context=context, settings=settings, access=access,
+            )  # fmt: skip
+        if grant == "refresh_token":
+            return await service.refresh(
+                session, refresh_token=_required(form, "refresh_token"), context=context,
+                settings=settings, access=access,
+            )  # fmt: skip
+    except OAuthError:
+        raise
+    except PortalError as error:
+        raise _translate(error) from error
+    raise OAuthError("unsupported_grant_type", f"The grant type `{grant[:40]}` is not supported.")

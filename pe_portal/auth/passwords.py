@@ -1,0 +1,110 @@
+"""Password policy and bcrypt hashing (DESIGN 5), hashing always off the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+import bcrypt
+from zxcvbn import zxcvbn
+
+from pe_portal.errors import InvalidInput, Unavailable
+
+T = TypeVar("T")
+BCRYPT_COST = 12
+MAX_PASSWORD_BYTES = 72  # bcrypt reads no further; longer is refused, never truncated
+_KNOWN_PREFIXES = (b"$2a$", b"$2b$", b"$2y$")
+
+# bcrypt releases the GIL, so a small pool runs as many hashes as there are cores. Waiting work
+# beyond a bound is refused at once (503) rather than queued until clients time out.
+_WORKERS = max(2, os.cpu_count() or 2)
+_MAX_WAITING = _WORKERS * 8
+_executor = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="bcrypt")
+_in_flight = 0  # touched only from event-loop threads, between awaits
+
+
+# zxcvbn scores 0-4; below 2 means "guessable": on its common-password lists (leaked and
+# breached sets), a dictionary word with digits, a keyboard walk, a repeat, or the e-mail.
+_MIN_ZXCVBN_SCORE = 2
+
+
+def check_length(password: str, *, field: str = "password") -> None:
+    """Refuse what bcrypt cannot hold (over 72 UTF-8 bytes) with a message naming the limit."""
+    if len(password.encode()) > MAX_PASSWORD_BYTES:
+        raise InvalidInput(
+            f"The password is longer than {MAX_PASSWORD_BYTES} bytes (UTF-8); choose a shorter one.",
+            code="password_too_long",
+            details=[{"field": field, "maxBytes": MAX_PASSWORD_BYTES}],
+        )
+
+
+def check_policy(password: str, *, min_length: int, email: str | None = None) -> None:
+    """The policy for a new password: length bounds, not common, not the e-mail. No composition rules."""
+    check_length(password)
+    if len(password) < min_length:
+        raise InvalidInput(
+            f"The password must have at least {min_length} characters.",
+            code="password_too_short",
+            details=[{"field": "password", "minLength": min_length}],
+        )
+    user_inputs = [email, email.split("@", 1)[0]] if email else []
+    if zxcvbn(password, user_inputs=user_inputs)["score"] < _MIN_ZXCVBN_SCORE:
+        raise InvalidInput(
+            "This password is too common or too easy to guess; choose another.",
+            code="password_too_common",
+            details=[{"field": "password"}],
+        )
+
+
+async def _run(function: Callable[[bytes, bytes], T], first: bytes, second: bytes) -> T:
+    global _in_flight
+    if _in_flight >= _WORKERS + _MAX_WAITING:
+        raise Unavailable("Too many sign-ins at once; retry in a moment.", code="busy")
+    _in_flight += 1
+    try:
+        return await asyncio.get_running_loop().run_in_executor(_executor, function, first, second)
+    finally:
+        _in_flight -= 1
+
+
+async def hash_password(password: str) -> str:
+    """A bcrypt hash at cost 12."""
+    check_length(password)
+    salt = bcrypt.gensalt(rounds=BCRYPT_COST)
+    return (await _run(bcrypt.hashpw, password.encode(), salt)).decode()
+
+
+async def verify_password(password: str, hashed: str) -> bool:
+    """True when `password` matches; `$2a$`/`$2b$`/`$2y$` hashes from other systems verify."""
+    check_length(password)
+    encoded = hashed.encode()
+    if not encoded.startswith(_KNOWN_PREFIXES):
+        return False
+    if encoded.startswith(b"$2y$"):  # PHP's name for the same algorithm as $2b$
+        encoded = b"$2b$" + encoded[4:]
+    try:
+        result = await _run(bcrypt.checkpw, password.encode(), encoded)
+    except ValueError:  # a malformed stored hash never matches
+        return False
+    return bool(result)
+
+
+# A fixed cost-12 hash of a random string: comparing against it costs what a real compare costs.
+_DUMMY_HASH = "$2b$12$C6UzMDM.H6dfI/f/IKxGhuJdEMpr3SzhsjAmVrJOxiqD4rqGlmKza"
+
+
+async def burn_equal_time(password: str) -> None:
+    """Spend one bcrypt compare, so an unknown e-mail answers in the same time as a wrong password."""
+    await verify_password(password, _DUMMY_HASH)
+
+
+def needs_rehash(hashed: str) -> bool:
+    """A hash of a lower cost (or another bcrypt prefix) is upgraded on the next login."""
+    try:
+        cost = int(hashed.split("$")[2])
+    except (IndexError, ValueError):
+        return True
+    return cost < BCRYPT_COST or not hashed.startswith("$2b$")

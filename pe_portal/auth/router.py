@@ -1,0 +1,160 @@
+"""`/api/v1/auth/...`: register, sign in (JSON and OAuth 2.0), refresh, sign out, password."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request, Response, status
+
+from pe_portal.auth import oauth, service
+from pe_portal.auth.deps import AccessTokensDep, PrincipalDep, auth_rate_limit
+from pe_portal.auth.schemas import (
+    LoginRequest,
+    LogoutAllResponse,
+    OAuthTokenResponse,
+    PasswordChangeRequest,
+    PasswordChangeResponse,
+    RefreshRequest,
+    RegisterRequest,
+    TokenResponse,
+)
+from pe_portal.users import service as users
+from pe_portal.users.schemas import UserRead
+from pe_portal.web.deps import ContextDep, SessionDep, SettingsDep
+
+router = APIRouter(prefix="/auth", tags=["auth"], dependencies=[Depends(auth_rate_limit)])
+jwks_router = APIRouter(tags=["auth"])
+
+_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def _token_response(pair: service.TokenPair, response: Response) -> TokenResponse:
+    response.headers.update(_NO_STORE)
+    return TokenResponse(
+        access_token=pair.access_token,
+        refresh_token=pair.refresh_token,
+        expires_in=pair.expires_in,
+        user=UserRead.model_validate(pair.user),
+    )
+
+
+@router.post("/register", status_code=status.HTTP_201_CREATED, response_model=UserRead)
+async def register(
+    body: RegisterRequest, session: SessionDep, context: ContextDep, settings: SettingsDep
+) -> UserRead:
+    """Create an account and its profile."""
+    user = await users.create_user(
+        session, email=body.email, password=body.password, first_name=body.first_name,
+        last_name=body.last_name, context=context, settings=settings,
+    )  # fmt: skip
+    return UserRead.model_validate(user)
+
+
+@router.post("/login", response_model=TokenResponse)
+async def login(
+    body: LoginRequest,
+    response: Response,
+    session: SessionDep,
+    context: ContextDep,
+    settings: SettingsDep,
+    access: AccessTokensDep,
+) -> TokenResponse:
+    """Sign in with e-mail and password; a new session for this device."""
+    pair = await service.login(
+        session, email=body.email, password=body.password, context=context,
+        settings=settings, access=access,
+    )  # fmt: skip
+    return _token_response(pair, response)
+
+
+@router.post(
+    "/token",
+    response_model=OAuthTokenResponse,
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "application/x-www-form-urlencoded": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["grant_type"],
+                        "properties": {
+                            "grant_type": {"type": "string", "enum": ["password", "refresh_token"]},
+                            "username": {"type": "string"},
+                            "password": {"type": "string"},
+                            "refresh_token": {"type": "string"},
+                            "scope": {"type": "string"},
+                        },
+                    }
+                }
+            },
+            "required": True,
+        }
+    },
+)
+async def oauth_token(
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    context: ContextDep,
+    settings: SettingsDep,
+    access: AccessTokensDep,
+) -> OAuthTokenResponse:
+    """OAuth 2.0 token endpoint (RFC 6749): `password` and `refresh_token` grants."""
+    form = {key: value for key, value in (await request.form()).items() if isinstance(value, str)}
+    pair = await oauth.token(session, form=form, context=context, settings=settings, access=access)
+    response.headers.update(_NO_STORE)
+    return OAuthTokenResponse(
+        access_token=pair.access_token, expires_in=pair.expires_in, refresh_token=pair.refresh_token
+    )
+
+
+@router.post("/refresh", response_model=TokenResponse)
+async def refresh(
+    body: RefreshRequest,
+    response: Response,
+    session: SessionDep,
+    context: ContextDep,
+    settings: SettingsDep,
+    access: AccessTokensDep,
+) -> TokenResponse:
+    """Exchange a refresh token for a new pair (rotation)."""
+    pair = await service.refresh(
+        session, refresh_token=body.refresh_token, context=context, settings=settings,
+        access=access,
+    )  # fmt: skip
+    return _token_response(pair, response)
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+async def logout(principal: PrincipalDep, session: SessionDep, context: ContextDep) -> None:
+    """Revoke the current session."""
+    await service.logout(session, principal=principal, context=context)
+
+
+@router.post("/logout-all", response_model=LogoutAllResponse)
+async def logout_all(
+    principal: PrincipalDep, session: SessionDep, context: ContextDep
+) -> LogoutAllResponse:
+    """Revoke every session of the user, on every device."""
+    count = await service.logout_all(session, principal=principal, context=context)
+    return LogoutAllResponse(sessions_revoked=count)
+
+
+@router.post("/password/change", response_model=PasswordChangeResponse)
+async def change_password(
+    body: PasswordChangeRequest,
+    principal: PrincipalDep,
+    session: SessionDep,
+    context: ContextDep,
+    settings: SettingsDep,
+) -> PasswordChangeResponse:
+    """Change the password (current one required); other sessions are revoked."""
+    revoked = await service.change_password(
+        session, principal=principal, current_password=body.current_password,
+        new_password=body.new_password, context=context, settings=settings,
+    )  # fmt: skip
+    return PasswordChangeResponse(other_sessions_revoked=revoked)
+
+
+@jwks_router.get("/.well-known/jwks.json")
+async def jwks(access: AccessTokensDep) -> dict[str, object]:
+    """The public keys that verify access tokens (JWK Set)."""
+    return access.keys.jwks()

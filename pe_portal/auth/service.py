@@ -1,0 +1,247 @@
+"""Sign-in, token refresh, sign-out and password change (DESIGN 5-7, 11)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from pe_portal.audit.models import AuditAction, AuditResource
+from pe_portal.audit.service import RequestContext, email_digest, record
+from pe_portal.auth import lockout
+from pe_portal.auth.passwords import (
+    burn_equal_time,
+    check_length,
+    check_policy,
+    hash_password,
+    needs_rehash,
+    verify_password,
+)
+from pe_portal.auth.tokens import AccessTokens
+from pe_portal.clock import utcnow
+from pe_portal.config import Settings
+from pe_portal.db.engine import release_connection
+from pe_portal.errors import Forbidden, InvalidInput, Unauthenticated
+from pe_portal.sessions import service as sessions
+from pe_portal.users import repository as users_repository
+from pe_portal.users import service as users
+from pe_portal.users.models import User
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    user: User
+    session_id: str
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who an authenticated request acts as."""
+
+    user: User
+    session_id: str
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    user_id: str | None
+    password_hash: str | None
+    is_active: bool
+
+
+def _invalid_credentials() -> Unauthenticated:
+    return Unauthenticated(
+        "The e-mail or password is not correct.", code="invalid_credentials", keep_changes=True
+    )
+
+
+def _login_key(email: str) -> str:
+    """The normalised e-mail when it is one; otherwise the trimmed, lower-cased input (still
+    counted for lock-out, so malformed probes are throttled too)."""
+    try:
+        return users.normalise_email(email)
+    except InvalidInput:
+        return email.strip().lower()
+
+
+async def login(
+    session: AsyncSession,
+    *,
+    email: str,
+    password: str,
+    context: RequestContext,
+    settings: Settings,
+    access: AccessTokens,
+) -> TokenPair:
+    """Check the credentials and open a session; one generic failure for every wrong case."""
+    check_length(password)
+    key = _login_key(email)
+    digest = email_digest(key)
+    if retry := await lockout.seconds_locked(session, email_digest=digest, settings=settings):
+        raise lockout.locked_error(retry)
+    candidate = await _find_candidate(session, key)
+    await release_connection(session)  # bcrypt must not hold a pooled connection
+    matches = await _password_matches(candidate, password)
+    await lockout.serialise(session, email_digest=digest)
+    if retry := await lockout.seconds_locked(session, email_digest=digest, settings=settings):
+        await lockout.record_failure(
+            session, email_digest=digest, user_id=candidate.user_id, reason="locked",
+            context=context, settings=settings,
+        )  # fmt: skip
+        raise lockout.locked_error(retry)
+    if not matches or not candidate.is_active or candidate.user_id is None:
+        reason = "inactive" if matches else lockout.INVALID_CREDENTIALS
+        await lockout.record_failure(
+            session, email_digest=digest, user_id=candidate.user_id, reason=reason,
+            context=context, settings=settings,
+        )  # fmt: skip
+        raise _invalid_credentials()
+    return await _open_session(
+        session, user_id=candidate.user_id, password=password, context=context,
+        settings=settings, access=access,
+    )  # fmt: skip
+
+
+async def _find_candidate(session: AsyncSession, email: str) -> _Candidate:
+    user = await users_repository.get_by_email(session, email)
+    if user is None:
+        return _Candidate(None, None, False)
+    return _Candidate(user.id, user.password, user.is_active)
+
+
+async def _password_matches(candidate: _Candidate, password: str) -> bool:
+    if candidate.password_hash is None:
+        await burn_equal_time(password)  # an unknown e-mail costs what a wrong password costs
+        return False
+    return await verify_password(password, candidate.password_hash)
+
+
+async def _open_session(
+    session: AsyncSession,
+    *,
+    user_id: str,
+    password: str,
+    context: RequestContext,
+    settings: Settings,
+    access: AccessTokens,
+) -> TokenPair:
+    user = await users.get(session, user_id=user_id)
+    now = utcnow()
+    if needs_rehash(user.password):
+        user.password = await hash_password(password)
+    user.last_login = now
+    user.updated_at = now
+    row, refresh = await sessions.start(
+        session, user_id=user.id, context=context, settings=settings
+    )
+    await record(
+        session,
+        action=AuditAction.LOGIN,
+        resource=AuditResource.AUTH,
+        context=context,
+        user_id=user.id,
+        details={"sessionId": row.id},
+    )
+    token, ttl = access.issue(user_id=user.id, session_id=row.id, now=now)
+    return TokenPair(token, refresh.value, ttl, user, row.id)
+
+
+async def refresh(
+    session: AsyncSession,
+    *,
+    refresh_token: str,
+    context: RequestContext,
+    settings: Settings,
+    access: AccessTokens,
+) -> TokenPair:
+    """Rotate the refresh token (or, in the grace window, hand back the current pair)."""
+    rotation = await sessions.rotate(
+        session, presented=refresh_token, context=context, settings=settings
+    )
+    user = await users.get(session, user_id=rotation.row.user_id)
+    if not user.is_active:
+        raise Unauthenticated("This account is deactivated.", code="account_inactive")
+    if not rotation.replayed:
+        await record(
+            session,
+            action=AuditAction.TOKEN_REFRESH,
+            resource=AuditResource.AUTH,
+            context=context,
+            user_id=user.id,
+            details={"sessionId": rotation.row.id},
+        )
+    token, ttl = access.issue(user_id=user.id, session_id=rotation.row.id, now=utcnow())
+    return TokenPair(token, rotation.refresh_token.value, ttl, user, rotation.row.id)
+
+
+async def authenticate(session: AsyncSession, *, token: str, access: AccessTokens) -> Principal:
+    """The principal behind a bearer token: signature, expiry, then one indexed check that the
+    account is active and the session not revoked (DESIGN 7)."""
+    claims = access.verify(token, now=utcnow())
+    user = await sessions.active_user(session, session_id=claims.session_id, user_id=claims.user_id)
+    if user is None:
+        raise Unauthenticated(
+            "This session has ended or the account is inactive; sign in again.",
+            code="session_revoked",
+        )
+    return Principal(user=user, session_id=claims.session_id)
+
+
+async def logout(session: AsyncSession, *, principal: Principal, context: RequestContext) -> None:
+    await sessions.revoke(
+        session,
+        user_id=principal.user.id,
+        session_id=principal.session_id,
+        context=context,
+        action=AuditAction.LOGOUT,
+    )
+
+
+async def logout_all(
+    session: AsyncSession, *, principal: Principal, context: RequestContext
+) -> int:
+    """Revoke every session of the user, this one included; how many."""
+    count = await sessions.revoke_all(session, user_id=principal.user.id)
+    await record(
+        session,
+        action=AuditAction.LOGOUT_ALL,
+        resource=AuditResource.AUTH,
+        context=context,
+        user_id=principal.user.id,
+        details={"sessionsRevoked": count},
+    )
+    return count
+
+
+async def change_password(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    current_password: str,
+    new_password: str,
+    context: RequestContext,
+    settings: Settings,
+) -> int:
+    """Replace the password (the current one required); every other session is revoked."""
+    user = principal.user
+    check_length(current_password, field="currentPassword")
+    if not await verify_password(current_password, user.password):
+        raise Forbidden("The current password is not correct.", code="invalid_password")
+    check_policy(new_password, min_length=settings.password_min_length, email=user.email)
+    user.password = await hash_password(new_password)
+    user.updated_at = utcnow()
+    revoked = await sessions.revoke_all(
+        session, user_id=user.id, except_session=principal.session_id
+    )
+    await record(
+        session,
+        action=AuditAction.PASSWORD_CHANGED,
+        resource=AuditResource.AUTH,
+        context=context,
+        user_id=user.id,
+        details={"sessionsRevoked": revoked},
+    )
+    return revoked

@@ -1,0 +1,135 @@
+"""Access tokens (EdDSA JWTs) and refresh tokens (opaque, HMAC-derived, stored as digests).
+
+Refresh token `rt_<sid>.<generation>.<mac>`: the mac is HMAC-SHA256(SECRET_KEY, sid|generation),
+so a token can be checked as genuine before any lookup (a forged one never revokes anything), and
+the successor of a just-rotated token can be derived again inside the grace window instead of
+being stored. The database keeps only SHA-256 of the current token (DESIGN 6).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+import secrets
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import jwt
+
+from pe_portal.auth.keys import KeyRing
+from pe_portal.errors import Unauthenticated
+
+ACCESS_TOKEN_TYPE = "at+jwt"  # noqa: S105 - RFC 9068 media type
+_REFRESH_FORMAT = re.compile(r"^rt_([A-Za-z0-9_-]{1,64})\.(\d{1,9})\.([A-Za-z0-9_-]{43})$")
+_CACHE_SIZE = 20_000
+
+
+@dataclass(frozen=True)
+class AccessClaims:
+    user_id: str
+    session_id: str
+    expires_at: int
+
+
+@dataclass(frozen=True)
+class RefreshToken:
+    session_id: str
+    generation: int
+    value: str
+
+    @property
+    def digest(self) -> str:
+        return token_digest(self.value)
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _mac(secret: str, session_id: str, generation: int) -> str:
+    raw = hmac.new(secret.encode(), f"refresh|{session_id}|{generation}".encode(), "sha256")
+    return base64.urlsafe_b64encode(raw.digest()).rstrip(b"=").decode()
+
+
+def refresh_token(secret: str, session_id: str, generation: int) -> RefreshToken:
+    value = f"rt_{session_id}.{generation}.{_mac(secret, session_id, generation)}"
+    return RefreshToken(session_id, generation, value)
+
+
+def parse_refresh_token(secret: str, value: str) -> RefreshToken:
+    """A genuine token of ours, or Unauthenticated (malformed, truncated or forged)."""
+    match = _REFRESH_FORMAT.match(value)
+    if match is None:
+        raise Unauthenticated("The refresh token is not valid.", code="invalid_token")
+    session_id, generation = match.group(1), int(match.group(2))
+    expected = _mac(secret, session_id, generation)
+    if not hmac.compare_digest(expected, match.group(3)):
+        raise Unauthenticated("The refresh token is not valid.", code="invalid_token")
+    return RefreshToken(session_id, generation, value)
+
+
+class AccessTokens:
+    """Issues and verifies access tokens; verified tokens are cached until they expire."""
+
+    def __init__(self, keys: KeyRing, *, issuer: str, audience: str, ttl: int) -> None:
+        self.keys = keys
+        self.issuer = issuer
+        self.audience = audience
+        self.ttl = ttl
+        self._cache: OrderedDict[str, AccessClaims] = OrderedDict()
+
+    def issue(self, *, user_id: str, session_id: str, now: datetime) -> tuple[str, int]:
+        """A signed access token and its lifetime in seconds."""
+        key = self.keys.signing_key()
+        claims = {
+            "iss": self.issuer,
+            "aud": self.audience,
+            "sub": user_id,
+            "sid": session_id,
+            "iat": int(now.timestamp()),
+            "exp": int((now + timedelta(seconds=self.ttl)).timestamp()),
+            "jti": secrets.token_urlsafe(12),
+        }
+        headers = {"kid": key.kid, "typ": ACCESS_TOKEN_TYPE}
+        return jwt.encode(claims, key.private, algorithm="EdDSA", headers=headers), self.ttl
+
+    def verify(self, token: str, *, now: datetime) -> AccessClaims:
+        """The token's claims, or Unauthenticated for anything not a valid, live access token."""
+        cached = self._cache.get(token)
+        if cached is not None:
+            if cached.expires_at > now.timestamp():
+                return cached
+            del self._cache[token]
+        claims = self._decode(token, now)
+        self._remember(token, claims)
+        return claims
+
+    def _decode(self, token: str, now: datetime) -> AccessClaims:
+        try:
+            header = jwt.get_unverified_header(token)
+            key = self.keys.verification_key(str(header.get("kid", "")))
+            if key is None or header.get("typ") != ACCESS_TOKEN_TYPE:
+                raise jwt.InvalidTokenError("unknown key or wrong token type")
+            payload: dict[str, Any] = jwt.decode(
+                token,
+                key,
+                algorithms=["EdDSA"],  # never what the token's header asks for
+                audience=self.audience,
+                issuer=self.issuer,
+                options={"require": ["exp", "iat", "sub", "sid"], "verify_exp": False},
+            )
+        except (jwt.InvalidTokenError, ValueError, TypeError) as error:
+            raise Unauthenticated("The access token is not valid.", code="invalid_token") from error
+        # Expiry is checked against our clock (injectable), not the library's.
+        if int(payload["exp"]) <= now.timestamp():
+            raise Unauthenticated("The access token has expired.", code="token_expired")
+        return AccessClaims(str(payload["sub"]), str(payload["sid"]), int(payload["exp"]))
+
+    def _remember(self, token: str, claims: AccessClaims) -> None:
+        self._cache[token] = claims
+        if len(self._cache) > _CACHE_SIZE:
+            self._cache.popitem(last=False)

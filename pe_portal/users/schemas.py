@@ -1,0 +1,26 @@
+"""API shapes for accounts (camelCase on the wire)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
+
+
+class CamelModel(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, from_attributes=True, extra="forbid"
+    )
+
+
+class UserRead(CamelModel):
+    id: str
+    email: str
+    first_name: str | None
+    last_name: str | None
+    is_active: bool
+    is_verified: bool
+    last_login: datetime | None
+    created_at: datetime
+    updated_at: datetime
