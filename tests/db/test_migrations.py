@@ -59,7 +59,7 @@ async def test_upgrade_downgrade_upgrade(test_db: PgCluster, settings: Settings)
             ).scalar_one()
         await engine.dispose()
         assert tables == 0
-        assert migrate.pending_revisions(None) == ["20250109000000", "20250109000001"]
+        assert migrate.pending_revisions(None)[:2] == ["20250109000000", "20250109000001"]
         await asyncio.to_thread(migrate.upgrade, url)
     finally:
         test_db.admin_sql("DROP DATABASE roundtrip WITH (FORCE)", database="postgres")
