@@ -109,7 +109,7 @@ def _print_restore(result: RestoreResult) -> None:
         f"{manifest.created_at:%Y-%m-%d %H:%M:%S} UTC; every table matches the manifest."
     )
     if result.sessions_revoked:
-        console.print(f"all {result.sessions} restored sessions are revoked: users sign in again.")
+        console.print(f"restored sessions revoked: {result.sessions} (their users sign in again).")
     else:
         console.print("[yellow]restored sessions were kept (--keep-sessions).[/]")
     if result.grants_applied:
@@ -125,8 +125,8 @@ def _print_restore(result: RestoreResult) -> None:
             "to migrate it and grant the app role its rights.[/]"
         )
     console.print(
-        "[bold]next:[/] run `pe-portal keys rotate` so access tokens signed before the backup "
-        "stop working."
+        "[bold]next:[/] run `pe-portal keys rotate` to start a new signing key (docs/operations.md, "
+        "'Key rotation')."
     )
 
 

@@ -137,11 +137,10 @@ async def _plan(tools: PgTools, source: Path, dump: Path, *, clean: bool) -> Res
     )
 
 
-async def _run(
-    tools: PgTools, url: str, plan: RestorePlan, epilogue: str, progress: Progress
-) -> None:
-    """pg_restore's script fed to one psql transaction; COMMIT is sent only after pg_restore
-    succeeded and the manifest check passed, so every failure rolls back."""
+async def _start(
+    tools: PgTools, url: str, plan: RestorePlan
+) -> tuple[asyncio.subprocess.Process, asyncio.subprocess.Process]:
+    """pg_restore writing the restore script, and psql that will run it against `url`."""
     clean = ["--clean", "--if-exists"] if plan.clean else []
     producer = await asyncio.create_subprocess_exec(
         tools.path("pg_restore"), "--verbose", "--no-owner", "--no-privileges", *clean,
@@ -155,6 +154,15 @@ async def _run(
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE, env=libpq_environment(url),
     )  # fmt: skip
+    return producer, consumer
+
+
+async def _run(
+    tools: PgTools, url: str, plan: RestorePlan, epilogue: str, progress: Progress
+) -> None:
+    """pg_restore's script fed to one psql transaction; COMMIT is sent only after pg_restore
+    succeeded, and the epilogue's manifest check fails the transaction itself."""
+    producer, consumer = await _start(tools, url, plan)
     produced: list[str] = []
     consumed: list[str] = []
 
@@ -164,14 +172,15 @@ async def _run(
             progress.advance()
 
     progress.stage("restoring tables", plan.data_entries)
-    committed, *_ = await asyncio.gather(
+    failed, *_ = await asyncio.gather(
         _pump(producer, consumer, epilogue),
         stream_lines(producer.stderr, on_restore_line),
         stream_lines(consumer.stderr, consumed.append),
     )
-    applied = await consumer.wait()
-    if not committed or applied != 0:
-        reason = last_lines(consumed) if applied != 0 else last_lines(produced)
+    if await consumer.wait() != 0 and failed is None:
+        failed = "psql"
+    if failed is not None:
+        reason = last_lines(produced if failed == "pg_restore" else consumed)
         raise OperationFailed(
             f"The restore failed and was rolled back; the database is as it was. {reason}",
             code="restore_failed",
@@ -180,8 +189,9 @@ async def _run(
 
 async def _pump(
     producer: asyncio.subprocess.Process, consumer: asyncio.subprocess.Process, epilogue: str
-) -> bool:
-    """Copy the script into psql inside BEGIN; True when COMMIT was sent."""
+) -> str | None:
+    """Copy the script into psql inside BEGIN, then COMMIT; else the name of what failed first
+    (closing psql's input without COMMIT ends its transaction unfinished: rolled back)."""
     if producer.stdout is None or consumer.stdin is None:
         raise RuntimeError("pg_restore and psql must be started with pipes")
     sink = consumer.stdin
@@ -191,14 +201,14 @@ async def _pump(
             sink.write(chunk)
             await sink.drain()
         if await producer.wait() != 0:
-            return False
+            return "pg_restore"
         sink.write(f"\n{epilogue}COMMIT;\n".encode())
         await sink.drain()
-        return True
+        return None
     except (BrokenPipeError, ConnectionResetError):  # psql stopped at an error: it said why
         if producer.returncode is None:
             producer.kill()
         await producer.wait()
-        return False
+        return "psql"
     finally:
         sink.close()

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import tarfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import exc as sa_exc
@@ -18,7 +20,7 @@ from pe_portal.db.runtime import DatabaseUrls
 from pe_portal.errors import Conflict, InvalidInput
 from pe_portal.ops import pgtools
 from pe_portal.ops.backup import backup
-from pe_portal.ops.manifest import TableDigest, read_manifest, table_digests
+from pe_portal.ops.manifest import TableDigest, file_digest, read_manifest, table_digests
 from pe_portal.ops.pgtools import OperationFailed
 from pe_portal.ops.progress import NoProgress
 from pe_portal.ops.restore import restore
@@ -127,26 +129,50 @@ async def test_a_non_empty_target_is_refused_without_force(
     assert await digests(fresh_database.owner) == read_manifest(backup_file).tables
 
 
-def _tampered(backup_file: Path, tmp_path: Path) -> Path:
-    """A backup whose dump is intact but whose manifest promises other rows."""
+def repacked(
+    backup_file: Path,
+    tmp_path: Path,
+    *,
+    dump: Callable[[bytes], bytes] | None = None,
+    manifest: Callable[[dict[str, Any]], None] | None = None,
+    reseal: bool = False,
+) -> Path:
+    """The backup unpacked, its dump and/or manifest changed, packed again; `reseal` makes the
+    manifest vouch for the changed dump (as a forger would)."""
+    unpacked = tmp_path / "unpacked"
     with tarfile.open(backup_file) as archive:
-        archive.extractall(tmp_path / "unpacked", filter="data")
-    manifest_path = tmp_path / "unpacked" / "manifest.json"
-    manifest = json.loads(manifest_path.read_text())
+        archive.extractall(unpacked, filter="data")
+    dump_path, manifest_path = unpacked / "database.dump", unpacked / "manifest.json"
+    if dump is not None:
+        dump_path.write_bytes(dump(dump_path.read_bytes()))
+    content = json.loads(manifest_path.read_text())
+    if manifest is not None:
+        manifest(content)
+    if reseal:
+        content["dump"] = file_digest(dump_path).model_dump()
+    manifest_path.write_text(json.dumps(content))
+    result = tmp_path / "repacked.tar"
+    with tarfile.open(result, "w") as archive:
+        for path in (manifest_path, dump_path):
+            archive.add(path, arcname=path.name)
+    return result
+
+
+def _three_users(manifest: dict[str, Any]) -> None:
     manifest["tables"]["users"]["rows"] = 3
-    manifest_path.write_text(json.dumps(manifest))
-    tampered = tmp_path / "tampered.tar"
-    with tarfile.open(tampered, "w") as archive:
-        for name in ("manifest.json", "database.dump"):
-            archive.add(tmp_path / "unpacked" / name, arcname=name)
-    return tampered
+
+
+def _damaged_midway(data: bytes) -> bytes:
+    middle = len(data) // 2
+    return data[:middle] + bytes(b ^ 0xFF for b in data[middle : middle + 64]) + data[middle + 64 :]
 
 
 async def test_a_manifest_mismatch_rolls_the_whole_restore_back(
     settings: Settings, backup_file: Path, fresh_database: FreshDatabase, tmp_path: Path
 ) -> None:
+    tampered = repacked(backup_file, tmp_path, manifest=_three_users)
     with pytest.raises(OperationFailed, match=r"rolled back.*table users holds 2 rows"):
-        await restore_into(settings, fresh_database, _tampered(backup_file, tmp_path))
+        await restore_into(settings, fresh_database, tampered)
     assert await table_names(fresh_database.owner) == []
 
 
@@ -172,14 +198,7 @@ async def test_truncated_and_foreign_files_fail_cleanly(
 async def test_a_truncated_dump_inside_an_intact_tar_is_caught_by_its_checksum(
     settings: Settings, backup_file: Path, fresh_database: FreshDatabase, tmp_path: Path
 ) -> None:
-    with tarfile.open(backup_file) as archive:
-        archive.extractall(tmp_path / "unpacked", filter="data")
-    dump = tmp_path / "unpacked" / "database.dump"
-    dump.write_bytes(dump.read_bytes()[:-100])
-    broken = tmp_path / "broken.tar"
-    with tarfile.open(broken, "w") as archive:
-        for name in ("manifest.json", "database.dump"):
-            archive.add(tmp_path / "unpacked" / name, arcname=name)
+    broken = repacked(backup_file, tmp_path, dump=lambda data: data[:-100])
     with pytest.raises(InvalidInput, match="does not match its manifest"):
         await restore_into(settings, fresh_database, broken)
     assert await table_names(fresh_database.owner) == []
@@ -215,3 +234,25 @@ def test_missing_client_programs_say_how_to_install(
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(OperationFailed, match="apt-get install postgresql-client-15"):
         pgtools.find_tools(15, system_root=tmp_path)
+
+
+async def test_a_dump_that_breaks_midway_leaves_nothing_behind(
+    settings: Settings,
+    source_urls: DatabaseUrls,
+    owner_engine: AsyncEngine,
+    populated: dict[str, int],
+    fresh_database: FreshDatabase,
+    tmp_path: Path,
+) -> None:
+    async with owner_engine.begin() as connection:  # enough rows that the dump is mostly data
+        await connection.execute(
+            text(
+                "INSERT INTO audit_logs (action, details) SELECT 'LOGIN',"
+                " jsonb_build_object('n', g, 'r', md5(g::text)) FROM generate_series(1, 3000) g"
+            )
+        )
+    made = await backup(settings, source_urls.migration, tmp_path / "big.tar", NoProgress())
+    damaged = repacked(made.path, tmp_path, dump=_damaged_midway, reseal=True)
+    with pytest.raises(OperationFailed, match=r"rolled back.*could not uncompress data"):
+        await restore_into(settings, fresh_database, damaged)
+    assert await table_names(fresh_database.owner) == []

@@ -7,7 +7,6 @@ from datetime import timedelta
 import httpx
 from fastapi import FastAPI
 from prometheus_client import REGISTRY
-from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -15,23 +14,14 @@ from pe_portal.clock import utcnow
 from pe_portal.config import Settings
 from pe_portal.db.engine import create_engine
 from pe_portal.ops import metrics
-
-Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+from tests.ops.conftest import Samples, metric, parse_metrics
 
 
 async def scrape(client: httpx.AsyncClient) -> Samples:
     response = await client.get("/metrics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
-    return {
-        (sample.name, frozenset(sample.labels.items())): sample.value
-        for family in text_string_to_metric_families(response.text)
-        for sample in family.samples
-    }
-
-
-def value(samples: Samples, name: str, **labels: str) -> float:
-    return samples.get((name, frozenset(labels.items())), 0.0)
+    return parse_metrics(response.text)
 
 
 async def test_requests_are_counted_by_route_template_and_status(
@@ -47,7 +37,7 @@ async def test_requests_are_counted_by_route_template_and_status(
     after = await scrape(client)
 
     def delta(name: str, **labels: str) -> float:
-        return value(after, name, **labels) - value(before, name, **labels)
+        return metric(after, name, **labels) - metric(before, name, **labels)
 
     requests = "pe_portal_http_requests_total"
     assert delta(requests, method="GET", route="/things/{thing_id}", status="200") == 2
@@ -70,7 +60,7 @@ async def test_auth_counters_are_exposed_for_the_auth_service(client: httpx.Asyn
         counter.inc()
     after = await scrape(client)
     for name in counters:
-        assert value(after, name) - value(before, name) == 1
+        assert metric(after, name) - metric(before, name) == 1
 
 
 async def test_active_sessions_are_counted_when_scraped(
@@ -93,7 +83,7 @@ async def test_active_sessions_are_counted_when_scraped(
                 {"id": "expired", "revoked": False, "expires": now - timedelta(days=1)},
             ],
         )
-    assert value(await scrape(live_client), "pe_portal_active_sessions") == 2
+    assert metric(await scrape(live_client), "pe_portal_active_sessions") == 2
 
 
 def gauge(name: str) -> float:

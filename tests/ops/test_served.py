@@ -15,9 +15,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from pe_portal.db.runtime import DatabaseUrls
+from tests.ops.conftest import Samples, metric, parse_metrics
 
 pytestmark = pytest.mark.e2e
 
@@ -53,35 +53,31 @@ def server(source_urls: DatabaseUrls, tmp_path: Path) -> Iterator[tuple[str, Pat
         process.wait(timeout=30)
 
 
-def _wait_until_up(base: str) -> int:
-    """Poll /health until it answers; returns how many polls it answered."""
-    for _ in range(200):
+def _both_workers_up(base: str) -> Samples:
+    """Scrape until both workers report their pool (each adds 10 to the summed size)."""
+    for _ in range(300):
         try:
-            if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                return 1
+            samples = parse_metrics(httpx.get(f"{base}/metrics", timeout=2).text)
         except httpx.TransportError:
-            time.sleep(0.2)
-    raise AssertionError("the server did not come up")
+            samples = {}
+        if metric(samples, "pe_portal_db_pool_size") == 20:
+            return samples
+        time.sleep(0.2)
+    raise AssertionError("the two workers did not come up")
 
 
 def test_two_workers_share_metrics_and_log_json_without_secrets(
     server: tuple[str, Path],
 ) -> None:
     base, log = server
-    answered = _wait_until_up(base)
-    with httpx.Client(base_url=base) as client:  # keep-alive off: let both workers accept
+    health = {"method": "GET", "route": "/health", "status": "200"}
+    before = metric(_both_workers_up(base), "pe_portal_http_requests_total", **health)
+    with httpx.Client(base_url=base) as client:  # a connection per request: both workers accept
         for i in range(20):
             headers = {"X-Request-ID": f"e2e-{i}", "Connection": "close"}
             client.get(f"/health?token=secret-{i}", headers=headers)
-        scraped = client.get("/metrics").text
-    samples = {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(scraped)
-        for sample in family.samples
-    }
-    health = (("method", "GET"), ("route", "/health"), ("status", "200"))
-    assert samples[("pe_portal_http_requests_total", health)] == 20 + answered
-    assert samples[("pe_portal_db_pool_size", ())] == 20  # 10 per worker, summed over both
+        after = parse_metrics(client.get("/metrics", headers={"Connection": "close"}).text)
+    assert metric(after, "pe_portal_http_requests_total", **health) - before == 20
 
     text = log.read_text()
     lines = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
