@@ -19,6 +19,7 @@ from pe_portal.config import Settings, get_settings
 from pe_portal.db.engine import create_engine, create_sessionmaker
 from pe_portal.ops.backup import BackupResult, backup
 from pe_portal.ops.cleanup import CleanupResult, cleanup_sessions
+from pe_portal.ops.logging import redact_text
 from pe_portal.ops.progress import Progress
 from pe_portal.ops.restore import RestoreResult, restore
 
@@ -36,7 +37,7 @@ def guarded(command: Callable[P, None]) -> Callable[P, None]:
         except (typer.Exit, typer.Abort, typer.TyperException):
             raise
         except Exception as error:
-            fail(f"unexpected {type(error).__name__}: {error}. Please report it.")
+            fail(redact_text(f"unexpected {type(error).__name__}: {error}. Please report it."))
 
     return wrapper
 
