@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     login_lockout_window: int = Field(default=900, ge=1)
     auth_rate_limit: int = Field(default=60, ge=0)
     password_min_length: int = Field(default=12, ge=1, le=72)
+    email_verification_ttl: int = Field(default=172800, ge=60, description="seconds")
+    password_reset_ttl: int = Field(default=3600, ge=60, description="seconds")
 
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
