@@ -5,7 +5,9 @@ from __future__ import annotations
 import typer
 
 from pe_portal.cli import db, ops
+from pe_portal.cli import seed as _seed  # noqa: F401 - registers `db seed-demo`
 from pe_portal.cli.serve import serve
+from pe_portal.cli.studio import studio
 
 app = typer.Typer(
     help="pe-portal: Investor Portal accounts, sessions and audit trail.",
@@ -13,6 +15,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command()(serve)
+app.command()(studio)
 app.add_typer(db.app, name="db")
 ops.register(app)
 
