@@ -10,7 +10,6 @@ import itertools
 import json
 import os
 import secrets
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +20,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from jwt.algorithms import OKPAlgorithm
 
 _KID_TIME = "%Y%m%dT%H%M%S"
-_RELOAD_INTERVAL = 1.0  # seconds between re-reads of the directory when an unknown kid shows up
 
 
 @dataclass(frozen=True)
@@ -46,10 +44,12 @@ def _write_key(directory: Path, key: SigningKey) -> None:
     pem = key.private.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    path = directory / f"{key.kid}.pem"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    # Written aside, then renamed: another process never reads a half-written key as "no key".
+    partial = directory / f".{key.kid}.partial"
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as handle:
         handle.write(pem)
+    partial.rename(directory / f"{key.kid}.pem")
 
 
 def _read_key(path: Path) -> SigningKey | None:
@@ -69,14 +69,13 @@ class KeyRing:
         self.directory = directory
         self._keys: dict[str, SigningKey] = {}
         self._stamp: float | None = None
-        self._last_reload = 0.0
 
     def _load(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # Stamp before listing: a key written meanwhile changes the stamp and is read next time.
+        self._stamp = self.directory.stat().st_mtime
         keys = (_read_key(path) for path in sorted(self.directory.glob("*.pem")))
         self._keys = {key.kid: key for key in keys if key is not None}
-        self._stamp = self.directory.stat().st_mtime
-        self._last_reload = time.monotonic()
 
     def _refresh_if_changed(self) -> None:
         try:
@@ -95,8 +94,10 @@ class KeyRing:
 
     def verification_key(self, kid: str) -> Ed25519PublicKey | None:
         key = self._keys.get(kid)
-        if key is None and time.monotonic() - self._last_reload > _RELOAD_INTERVAL:
-            self._load()  # rotated by another process since we last looked
+        if key is None:
+            # Rotated by another process since we last looked? A stat is cheap; re-reading the
+            # directory happens only when it changed, so unknown kids cannot force reads.
+            self._refresh_if_changed()
             key = self._keys.get(kid)
         return key.public if key else None
 

@@ -15,8 +15,10 @@ from pe_portal.auth import repository
 from pe_portal.clock import utcnow
 from pe_portal.config import Settings
 from pe_portal.errors import RateLimited
+from pe_portal.ops import metrics
 
 INVALID_CREDENTIALS = "invalid_credentials"
+LOCKED = "locked"
 
 
 async def seconds_locked(session: AsyncSession, *, email_digest: str, settings: Settings) -> int:
@@ -36,7 +38,27 @@ async def serialise(session: AsyncSession, *, email_digest: str) -> None:
     await repository.lock_email(session, email_digest=email_digest)
 
 
-def locked_error(retry_after: int) -> RateLimited:
+async def refuse_if_locked(
+    session: AsyncSession,
+    *,
+    email_digest: str,
+    user_id: str | None,
+    context: RequestContext,
+    settings: Settings,
+) -> None:
+    """RateLimited while locked; the refused attempt is audited but not counted, so trying
+    during the lock never extends it."""
+    retry = await seconds_locked(session, email_digest=email_digest, settings=settings)
+    if retry == 0:
+        return
+    await record_failure(
+        session, email_digest=email_digest, user_id=user_id, reason=LOCKED, context=context,
+        settings=settings,
+    )  # fmt: skip
+    raise _locked_error(retry)
+
+
+def _locked_error(retry_after: int) -> RateLimited:
     return RateLimited(
         "Too many failed sign-ins; try again later.",
         code="account_locked",
@@ -63,6 +85,7 @@ async def record_failure(
         user_id=user_id,
         details={"emailDigest": email_digest, "reason": reason},
     )
+    metrics.LOGIN_FAILURES.inc()
     if reason != INVALID_CREDENTIALS:
         return False
     if await seconds_locked(session, email_digest=email_digest, settings=settings) == 0:
@@ -75,4 +98,5 @@ async def record_failure(
         user_id=user_id,
         details={"emailDigest": email_digest, "lockSeconds": settings.login_lockout_window},
     )
+    metrics.LOCKOUTS.inc()
     return True

@@ -21,9 +21,9 @@ from pe_portal.auth.tokens import AccessTokens
 from pe_portal.clock import utcnow
 from pe_portal.config import Settings
 from pe_portal.db.engine import release_connection
-from pe_portal.errors import Forbidden, InvalidInput, Unauthenticated
+from pe_portal.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
+from pe_portal.ops import metrics
 from pe_portal.sessions import service as sessions
-from pe_portal.users import repository as users_repository
 from pe_portal.users import service as users
 from pe_portal.users.models import User
 
@@ -80,18 +80,17 @@ async def login(
     check_length(password)
     key = _login_key(email)
     digest = email_digest(key)
-    if retry := await lockout.seconds_locked(session, email_digest=digest, settings=settings):
-        raise lockout.locked_error(retry)
     candidate = await _find_candidate(session, key)
+    await lockout.refuse_if_locked(
+        session, email_digest=digest, user_id=candidate.user_id, context=context, settings=settings
+    )
     await release_connection(session)  # bcrypt must not hold a pooled connection
     matches = await _password_matches(candidate, password)
-    await lockout.serialise(session, email_digest=digest)
-    if retry := await lockout.seconds_locked(session, email_digest=digest, settings=settings):
-        await lockout.record_failure(
-            session, email_digest=digest, user_id=candidate.user_id, reason="locked",
-            context=context, settings=settings,
-        )  # fmt: skip
-        raise lockout.locked_error(retry)
+    upgraded = await _upgraded_hash(candidate, password) if matches else None
+    await lockout.serialise(session, email_digest=digest)  # then decide, one attempt at a time
+    await lockout.refuse_if_locked(
+        session, email_digest=digest, user_id=candidate.user_id, context=context, settings=settings
+    )
     if not matches or not candidate.is_active or candidate.user_id is None:
         reason = "inactive" if matches else lockout.INVALID_CREDENTIALS
         await lockout.record_failure(
@@ -100,14 +99,15 @@ async def login(
         )  # fmt: skip
         raise _invalid_credentials()
     return await _open_session(
-        session, user_id=candidate.user_id, password=password, context=context,
+        session, user_id=candidate.user_id, upgraded_hash=upgraded, context=context,
         settings=settings, access=access,
     )  # fmt: skip
 
 
 async def _find_candidate(session: AsyncSession, email: str) -> _Candidate:
-    user = await users_repository.get_by_email(session, email)
-    if user is None:
+    try:
+        user = await users.find_by_email(session, email=email)
+    except (NotFound, InvalidInput):
         return _Candidate(None, None, False)
     return _Candidate(user.id, user.password, user.is_active)
 
@@ -119,19 +119,27 @@ async def _password_matches(candidate: _Candidate, password: str) -> bool:
     return await verify_password(password, candidate.password_hash)
 
 
+async def _upgraded_hash(candidate: _Candidate, password: str) -> str | None:
+    """A cost-12 `$2b$` hash when the stored one is weaker or foreign, computed while no
+    connection is held."""
+    if candidate.password_hash is None or not needs_rehash(candidate.password_hash):
+        return None
+    return await hash_password(password)
+
+
 async def _open_session(
     session: AsyncSession,
     *,
     user_id: str,
-    password: str,
+    upgraded_hash: str | None,
     context: RequestContext,
     settings: Settings,
     access: AccessTokens,
 ) -> TokenPair:
     user = await users.get(session, user_id=user_id)
     now = utcnow()
-    if needs_rehash(user.password):
-        user.password = await hash_password(password)
+    if upgraded_hash is not None:
+        user.password = upgraded_hash
     user.last_login = now
     user.updated_at = now
     row, refresh = await sessions.start(
@@ -145,6 +153,7 @@ async def _open_session(
         user_id=user.id,
         details={"sessionId": row.id},
     )
+    metrics.LOGINS.inc()
     token, ttl = access.issue(user_id=user.id, session_id=row.id, now=now)
     return TokenPair(token, refresh.value, ttl, user, row.id)
 

@@ -24,8 +24,9 @@ from pe_portal.auth.keys import KeyRing
 from pe_portal.errors import Unauthenticated
 
 ACCESS_TOKEN_TYPE = "at+jwt"  # noqa: S105 - RFC 9068 media type
-_REFRESH_FORMAT = re.compile(r"^rt_([A-Za-z0-9_-]{1,64})\.(\d{1,9})\.([A-Za-z0-9_-]{43})$")
+_REFRESH_FORMAT = re.compile(r"rt_([A-Za-z0-9_-]{1,64})\.(\d{1,9})\.([A-Za-z0-9_-]{43})")
 _CACHE_SIZE = 20_000
+_IAT_LEEWAY = 60  # seconds of clock skew tolerated between the processes that issue and verify
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,7 @@ def refresh_token(secret: str, session_id: str, generation: int) -> RefreshToken
 
 def parse_refresh_token(secret: str, value: str) -> RefreshToken:
     """A genuine token of ours, or Unauthenticated (malformed, truncated or forged)."""
-    match = _REFRESH_FORMAT.match(value)
+    match = _REFRESH_FORMAT.fullmatch(value)  # not `match`: its `$` accepts a trailing newline
     if match is None:
         raise Unauthenticated("The refresh token is not valid.", code="invalid_token")
     session_id, generation = match.group(1), int(match.group(2))
@@ -120,14 +121,22 @@ class AccessTokens:
                 algorithms=["EdDSA"],  # never what the token's header asks for
                 audience=self.audience,
                 issuer=self.issuer,
-                options={"require": ["exp", "iat", "sub", "sid"], "verify_exp": False},
+                # Time claims are checked below against our clock (injectable), not the library's.
+                options={
+                    "require": ["exp", "iat", "sub", "sid"],
+                    "verify_exp": False,
+                    "verify_iat": False,
+                    "verify_nbf": False,
+                },
             )
+            expires_at, issued_at = int(payload["exp"]), int(payload["iat"])
         except (jwt.InvalidTokenError, ValueError, TypeError) as error:
             raise Unauthenticated("The access token is not valid.", code="invalid_token") from error
-        # Expiry is checked against our clock (injectable), not the library's.
-        if int(payload["exp"]) <= now.timestamp():
+        if issued_at > now.timestamp() + _IAT_LEEWAY:
+            raise Unauthenticated("The access token is not valid.", code="invalid_token")
+        if expires_at <= now.timestamp():
             raise Unauthenticated("The access token has expired.", code="token_expired")
-        return AccessClaims(str(payload["sub"]), str(payload["sid"]), int(payload["exp"]))
+        return AccessClaims(str(payload["sub"]), str(payload["sid"]), expires_at)
 
     def _remember(self, token: str, claims: AccessClaims) -> None:
         self._cache[token] = claims

@@ -14,6 +14,7 @@ from pe_portal.clock import utcnow
 from pe_portal.config import Settings
 from pe_portal.db.base import new_id
 from pe_portal.errors import NotFound, Unauthenticated
+from pe_portal.ops import metrics
 from pe_portal.sessions import repository
 from pe_portal.sessions.models import Session
 from pe_portal.users.models import User
@@ -90,6 +91,7 @@ async def _revoke_for_reuse(
         user_id=row.user_id,
         details={"sessionId": row.id},
     )
+    metrics.TOKEN_REUSE.inc()
 
 
 async def active_user(session: AsyncSession, *, session_id: str, user_id: str) -> User | None:

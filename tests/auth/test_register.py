@@ -23,7 +23,8 @@ async def test_register_returns_the_user_without_the_hash(
     body = response.json()
     assert body["email"] == "new.investor@example.com"
     assert body["firstName"] == "Ada"
-    assert body["isActive"] is True and body["isVerified"] is False
+    assert body["isActive"] is True
+    assert body["isVerified"] is False
     assert "password" not in body
     assert len(body["id"]) == 25  # a CUID
     stored = (
