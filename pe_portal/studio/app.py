@@ -18,8 +18,9 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pe_portal.db.engine import create_sessionmaker
+from pe_portal.studio.accounts import ProfileAdmin, UserAdmin
 from pe_portal.studio.auth import TokenAuth, time_zones
-from pe_portal.studio.views import VIEWS
+from pe_portal.studio.records import AuditLogAdmin, SessionAdmin
 
 BASE_URL = "/admin"
 TEMPLATES = Path(__file__).with_name("templates")
@@ -56,7 +57,7 @@ def create_studio_app(
         templates_dir=str(TEMPLATES),
     )
     admin.templates.env.globals["time_zones"] = time_zones
-    for view in VIEWS:
+    for view in (UserAdmin, ProfileAdmin, SessionAdmin, AuditLogAdmin):
         admin.add_view(view)
     return app
 

@@ -32,6 +32,31 @@ class StudioView(ModelView):
     can_delete = False
     can_import = False
     page_size = 25
+    column_labels: ClassVar[dict[Any, str]] = {
+        "id": "ID",
+        "email": "E-mail",
+        "first_name": "First name",
+        "last_name": "Last name",
+        "is_active": "Active",
+        "is_verified": "Verified",
+        "last_login": "Last login",
+        "created_at": "Created",
+        "updated_at": "Updated",
+        "expires_at": "Expires",
+        "is_revoked": "Revoked",
+        "user_id": "User",
+        "user.email": "User e-mail",
+        "user_agent": "Device (user agent)",
+        "ip_address": "IP address",
+        "timezone": "Time zone",
+        "language": "Language",
+        "phone": "Phone",
+        "avatar": "Avatar",
+        "preferences": "Preferences",
+        "action": "Action",
+        "resource": "Resource",
+        "details": "Details",
+    }
     page_size_options: ClassVar[list[int]] = [25, 50, 100]
     # Never loaded: deferred with raiseload, so a page that tried to show one fails loudly
     # instead of leaking it.

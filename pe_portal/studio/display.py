@@ -14,7 +14,7 @@ from starlette.requests import Request
 from pe_portal.studio.auth import operator_zone
 
 Formatter = Callable[[Any, str, Request], Any]
-INLINE_JSON_LIMIT = 80
+INLINE_JSON_LIMIT = 60
 
 
 def timestamp(model: Any, attribute: str, request: Request) -> str:

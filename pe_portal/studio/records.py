@@ -1,0 +1,102 @@
+"""The studio's record pages: sessions (revocable) and the audit trail (read-only)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from sqladmin import action
+from sqladmin.filters import BooleanFilter, StaticValuesFilter
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+from starlette.responses import Response
+
+from pe_portal.audit.models import AuditAction, AuditLog, AuditResource
+from pe_portal.audit.service import RequestContext
+from pe_portal.errors import NotFound
+from pe_portal.sessions import service as sessions
+from pe_portal.sessions.models import Session
+from pe_portal.studio.base import StudioView
+from pe_portal.studio.display import json_block, json_inline, timestamps, user_link
+
+
+class SessionAdmin(StudioView, model=Session):
+    name, name_plural, icon = "Session", "Sessions", "fa-solid fa-key"
+    secret_columns = (Session.refresh_token,)
+    column_list: ClassVar[list[Any]] = [
+        Session.id,
+        Session.user_id,
+        Session.is_revoked,
+        Session.user_agent,
+        Session.ip_address,
+        Session.created_at,
+        Session.updated_at,
+        Session.expires_at,
+    ]
+    column_details_list = column_list
+    column_export_list = column_list
+    column_searchable_list: ClassVar[list[Any]] = [
+        Session.user_id,
+        Session.ip_address,
+        Session.user_agent,
+    ]
+    column_sortable_list: ClassVar[list[Any]] = [
+        Session.created_at,
+        Session.updated_at,
+        Session.expires_at,
+        Session.is_revoked,
+    ]
+    column_default_sort = (Session.created_at, True)
+    column_filters: ClassVar[list[Any]] = [BooleanFilter(Session.is_revoked, title="Revoked")]
+    column_formatters: ClassVar[dict[Any, Any]] = {
+        Session.user_id: user_link,
+        **timestamps(Session.created_at, Session.updated_at, Session.expires_at),
+    }
+    column_formatters_detail = column_formatters
+
+    @action(name="revoke", label="Revoke", confirmation_message="Revoke? The device is signed out.")
+    async def revoke(self, request: Request) -> Response:
+        return await self.apply(request, _revoke, "Revoked {count} session(s).")
+
+
+async def _revoke(session: AsyncSession, session_id: str, context: RequestContext) -> None:
+    row = await session.get(Session, session_id)
+    if row is None:
+        raise NotFound("No such session.", code="session_not_found")
+    await sessions.revoke(session, user_id=row.user_id, session_id=session_id, context=context)
+
+
+class AuditLogAdmin(StudioView, model=AuditLog):
+    """Append-only: no create, edit or delete here (nor any grant for them to the app role)."""
+
+    name, name_plural, icon = "Audit log", "Audit logs", "fa-solid fa-list-check"
+    column_list: ClassVar[list[Any]] = [
+        AuditLog.created_at,
+        AuditLog.action,
+        AuditLog.details,
+        AuditLog.user_id,
+        AuditLog.ip_address,
+    ]
+    column_details_list: ClassVar[list[Any]] = [
+        AuditLog.id,
+        *column_list,
+        AuditLog.resource,
+        AuditLog.user_agent,
+    ]
+    column_labels: ClassVar[dict[Any, str]] = {**StudioView.column_labels, "created_at": "Time"}
+    column_export_list = column_details_list
+    column_searchable_list: ClassVar[list[Any]] = [AuditLog.user_id, AuditLog.ip_address]
+    column_sortable_list: ClassVar[list[Any]] = [AuditLog.created_at, AuditLog.action]
+    column_default_sort = (AuditLog.created_at, True)
+    column_filters: ClassVar[list[Any]] = [
+        StaticValuesFilter(AuditLog.action, [(a.value, a.value) for a in AuditAction]),
+        StaticValuesFilter(AuditLog.resource, [(r.value, r.value) for r in AuditResource]),
+    ]
+    column_formatters: ClassVar[dict[Any, Any]] = {
+        AuditLog.user_id: user_link,
+        AuditLog.details: json_inline,
+        **timestamps(AuditLog.created_at),
+    }
+    column_formatters_detail: ClassVar[dict[Any, Any]] = {
+        **column_formatters,
+        AuditLog.details: json_block,
+    }
