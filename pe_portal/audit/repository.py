@@ -39,7 +39,27 @@ async def trail_for_user(
             | ((AuditLog.created_at == created_at) & (AuditLog.id < row_id))
         )
     query = query.order_by(AuditLog.created_at.desc(), AuditLog.id.desc()).limit(limit)
+    # Rows this session wrote still hold microseconds; the stored value (milliseconds) is what
+    # a keyset cursor must carry, so read it back.
+    query = query.execution_options(populate_existing=True)
     return list((await session.scalars(query)).all())
+
+
+async def login_devices(
+    session: AsyncSession, *, user_id: str, except_session: str
+) -> list[tuple[str | None, str | None]]:
+    """(user agent, IP) of the user's LOGIN rows but the one for `except_session`, deduplicated
+    (served by idx_audit_logs_composite)."""
+    query = (
+        select(AuditLog.user_agent, AuditLog.ip_address)
+        .where(
+            AuditLog.user_id == user_id,
+            AuditLog.action == AuditAction.LOGIN,
+            AuditLog.details["sessionId"].astext.is_distinct_from(except_session),
+        )
+        .distinct()
+    )
+    return [(row.user_agent, row.ip_address) for row in await session.execute(query)]
 
 
 async def nth_recent_failure(

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,6 +15,7 @@ from pe_portal.audit import repository
 from pe_portal.audit.models import AuditAction, AuditLog, AuditResource
 from pe_portal.clock import utcnow
 from pe_portal.db.base import new_id
+from pe_portal.errors import InvalidInput
 
 
 @dataclass(frozen=True)
@@ -55,3 +59,87 @@ async def record(
         created_at=utcnow(),
     )
     return await repository.add(session, entry)
+
+
+# -- reading a user's own trail (GET /users/me/audit-logs, the data export) ----------------------
+
+# "Since the beginning" as a bound rather than no bound: the query keeps the spec's shape
+# (user, action, created_at >= ...) that idx_audit_logs_composite serves.
+BEGINNING = datetime(1970, 1, 1, tzinfo=UTC)
+_EXPORT_PAGE = 1000
+_CURSOR_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+
+
+@dataclass(frozen=True)
+class TrailPage:
+    items: list[AuditLog]
+    next_cursor: str | None  # opaque; None on the last page
+
+
+def encode_cursor(row: AuditLog) -> str:
+    """Opaque keyset position after `row`: base64url of its (created_at, id)."""
+    raw = f"{row.created_at.isoformat()}|{row.id}".encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """The (created_at, id) a cursor stands for; InvalidInput (`invalid_cursor`) otherwise."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        stamp, row_id = raw.split("|")
+        created_at = datetime.fromisoformat(stamp)
+        if created_at.tzinfo is None or not _CURSOR_ID.match(row_id):
+            raise ValueError("not a cursor")
+        created_at = created_at.astimezone(UTC)  # OverflowError near year 1 or 9999
+    # binascii.Error and UnicodeDecodeError are ValueErrors
+    except (ValueError, OverflowError) as error:
+        raise InvalidInput(
+            "The cursor is not one this API handed out.",
+            code="invalid_cursor",
+            details=[{"field": "cursor"}],
+        ) from error
+    return created_at, row_id
+
+
+async def trail(
+    session: AsyncSession,
+    *,
+    user_id: str,
+    action: AuditAction | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> TrailPage:
+    """One page of the user's own rows, newest first; `since` inclusive, `until` exclusive."""
+    rows = await repository.trail_for_user(
+        session,
+        user_id=user_id,
+        since=since or BEGINNING,
+        action=action.value if action else None,
+        until=until,
+        before=decode_cursor(cursor) if cursor else None,
+        limit=limit + 1,  # one more tells whether there is a next page
+    )
+    items = rows[:limit]
+    return TrailPage(items, encode_cursor(items[-1]) if len(rows) > limit else None)
+
+
+async def full_trail(session: AsyncSession, *, user_id: str) -> list[AuditLog]:
+    """Every row of the user, newest first (for the data export), read page by page."""
+    rows: list[AuditLog] = []
+    cursor: str | None = None
+    while True:
+        page = await trail(session, user_id=user_id, cursor=cursor, limit=_EXPORT_PAGE)
+        rows.extend(page.items)
+        if page.next_cursor is None:
+            return rows
+        cursor = page.next_cursor
+
+
+async def login_devices(
+    session: AsyncSession, *, user_id: str, except_session: str
+) -> set[tuple[str | None, str | None]]:
+    """(user agent, IP) of every earlier sign-in of the user (not the session `except_session`)."""
+    rows = await repository.login_devices(session, user_id=user_id, except_session=except_session)
+    return set(rows)

@@ -12,6 +12,11 @@ async def get(session: AsyncSession, user_id: str) -> User | None:
     return await session.get(User, user_id)
 
 
+async def get_for_update(session: AsyncSession, user_id: str) -> User | None:
+    """The row locked for this transaction and read afresh (not from the identity map)."""
+    return await session.get(User, user_id, with_for_update=True, populate_existing=True)
+
+
 async def get_by_email(session: AsyncSession, email: str) -> User | None:
     """Lookup by normalised e-mail, served by the unique index `idx_users_email`."""
     return await session.scalar(select(User).where(User.email == email))

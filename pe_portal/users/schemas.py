@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 
@@ -24,3 +24,14 @@ class UserRead(CamelModel):
     last_login: datetime | None
     created_at: datetime
     updated_at: datetime
+
+
+class UserUpdate(CamelModel):
+    """The names only: e-mail, activation and verification have their own flows."""
+
+    first_name: str | None = Field(default=None, max_length=1000)
+    last_name: str | None = Field(default=None, max_length=1000)
+
+
+class AccountDelete(CamelModel):
+    password: str = Field(min_length=1, max_length=1024)

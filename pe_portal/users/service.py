@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+
 from email_validator import EmailNotValidError, validate_email
+from pydantic.alias_generators import to_camel
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from pe_portal.audit.models import AuditAction, AuditResource
-from pe_portal.audit.service import RequestContext, email_digest, record
-from pe_portal.auth.passwords import check_policy, hash_password
+from pe_portal.audit.models import AuditAction, AuditLog, AuditResource
+from pe_portal.audit.service import RequestContext, email_digest, full_trail, record
+from pe_portal.auth.passwords import check_length, check_policy, hash_password, verify_password
 from pe_portal.clock import utcnow
 from pe_portal.config import Settings
 from pe_portal.db.base import new_id
-from pe_portal.errors import Conflict, InvalidInput, NotFound
+from pe_portal.errors import Conflict, Forbidden, InvalidInput, NotFound
 from pe_portal.profiles import service as profiles
+from pe_portal.profiles.models import UserProfile
 from pe_portal.sessions import service as sessions
+from pe_portal.sessions.models import Session
 from pe_portal.users import repository
 from pe_portal.users.models import User
 
@@ -111,6 +117,14 @@ async def get(session: AsyncSession, *, user_id: str) -> User:
     return user
 
 
+async def get_locked(session: AsyncSession, *, user_id: str) -> User:
+    """The account, locked until the transaction ends: one-shot changes (a reset) serialise."""
+    user = await repository.get_for_update(session, user_id)
+    if user is None:
+        raise NotFound("No such user.", code="user_not_found")
+    return user
+
+
 async def find_by_email(session: AsyncSession, *, email: str) -> User:
     user = await repository.get_by_email(session, normalise_email(email))
     if user is None:
@@ -157,4 +171,68 @@ async def delete_user(session: AsyncSession, *, user_id: str, context: RequestCo
         context=context,
         user_id=None,
         details={"deletedUserId": user_id, "emailDigest": digest},
+    )
+
+
+# -- self-service: the signed-in user's own account ----------------------------------------------
+
+_EDITABLE_NAMES = ("first_name", "last_name")
+
+
+async def update_names(
+    session: AsyncSession, *, user: User, changes: Mapping[str, str | None], context: RequestContext
+) -> User:
+    """Change the names sent (None clears); USER_UPDATED lists the fields that really changed."""
+    cleaned = {
+        name: clean_name(changes[name], to_camel(name))
+        for name in _EDITABLE_NAMES
+        if name in changes
+    }
+    changed = [name for name, value in cleaned.items() if getattr(user, name) != value]
+    if not changed:
+        return user
+    for name in changed:
+        setattr(user, name, cleaned[name])
+    user.updated_at = utcnow()
+    await session.flush()
+    await record(
+        session,
+        action=AuditAction.USER_UPDATED,
+        resource=AuditResource.USER,
+        context=context,
+        user_id=user.id,
+        details={"fields": [to_camel(name) for name in changed]},
+    )
+    return user
+
+
+async def delete_own_account(
+    session: AsyncSession, *, user: User, password: str, context: RequestContext
+) -> None:
+    """Delete the account once its password is confirmed (Forbidden `invalid_password`)."""
+    check_length(password)
+    if not await verify_password(password, user.password):
+        raise Forbidden(
+            "The password is not correct.", code="invalid_password", details=[{"field": "password"}]
+        )
+    await delete_user(session, user_id=user.id, context=context)
+
+
+@dataclass(frozen=True)
+class AccountData:
+    """Everything held about one user (a right-of-access request)."""
+
+    user: User
+    profile: UserProfile | None
+    sessions: list[Session]
+    audit_logs: list[AuditLog]
+
+
+async def export_account(session: AsyncSession, *, user: User) -> AccountData:
+    """The account, its profile, its live sessions and its whole audit trail."""
+    return AccountData(
+        user=user,
+        profile=await profiles.find(session, user_id=user.id),
+        sessions=await sessions.list_live(session, user_id=user.id),
+        audit_logs=await full_trail(session, user_id=user.id),
     )

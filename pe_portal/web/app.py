@@ -10,6 +10,8 @@ from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from pe_portal import __version__
+from pe_portal.audit.router import router as audit_router
+from pe_portal.auth.email_router import router as email_router
 from pe_portal.auth.keys import KeyRing
 from pe_portal.auth.router import jwks_router
 from pe_portal.auth.router import router as auth_router
@@ -19,7 +21,9 @@ from pe_portal.db.engine import create_engine, create_sessionmaker
 from pe_portal.mail import outbox as mail_outbox
 from pe_portal.ops import cleanup, metrics
 from pe_portal.ops.router import router as ops_router
+from pe_portal.profiles.router import router as profiles_router
 from pe_portal.sessions.router import router as sessions_router
+from pe_portal.users.router import router as users_router
 from pe_portal.web import errors
 from pe_portal.web.middleware import PortalMiddleware
 
@@ -75,7 +79,8 @@ def create_app(
     errors.install(app)
     app.include_router(ops_router)
     app.include_router(jwks_router)
-    for router in (auth_router, sessions_router):
+    api = (auth_router, email_router, sessions_router, users_router, profiles_router, audit_router)
+    for router in api:
         app.include_router(router, prefix=API_PREFIX)
     if settings.cors_origins:
         app.add_middleware(

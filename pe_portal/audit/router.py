@@ -1,0 +1,55 @@
+"""`/api/v1/users/me/audit-logs`: the signed-in user's own activity."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from pe_portal.audit import service
+from pe_portal.audit.models import AuditAction
+from pe_portal.audit.schemas import AuditLogPage, AuditLogRead
+from pe_portal.auth.deps import PrincipalDep
+from pe_portal.errors import InvalidInput
+from pe_portal.web.deps import SessionDep
+
+router = APIRouter(prefix="/users/me/audit-logs", tags=["audit"])
+
+MAX_LIMIT = 200
+
+
+def _utc(value: datetime | None, field: str) -> datetime | None:
+    """Naive times are taken as UTC; a time that cannot be expressed in UTC is refused."""
+    if value is None:
+        return None
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError as error:
+        raise InvalidInput(
+            f"{field} is out of range.", code="invalid_time", details=[{"field": field}]
+        ) from error
+
+
+@router.get("", response_model=AuditLogPage)
+async def list_audit_logs(
+    principal: PrincipalDep,
+    session: SessionDep,
+    action: AuditAction | None = None,
+    since: Annotated[datetime | None, Query(description="inclusive, ISO 8601")] = None,
+    until: Annotated[datetime | None, Query(description="exclusive, ISO 8601")] = None,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+) -> AuditLogPage:
+    """The user's own audit trail, newest first; pass `nextCursor` back as `cursor`."""
+    page = await service.trail(
+        session,
+        user_id=principal.user.id,
+        action=action,
+        since=_utc(since, "since"),
+        until=_utc(until, "until"),
+        cursor=cursor,
+        limit=limit,
+    )
+    items = [AuditLogRead.model_validate(row) for row in page.items]
+    return AuditLogPage(items=items, next_cursor=page.next_cursor)

@@ -1,0 +1,33 @@
+"""`/api/v1/users/me/profile`: the signed-in user's profile."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from pe_portal.auth.deps import PrincipalDep
+from pe_portal.profiles import service
+from pe_portal.profiles.schemas import ProfileRead, ProfileUpdate
+from pe_portal.web.deps import ContextDep, SessionDep
+
+router = APIRouter(prefix="/users/me/profile", tags=["profile"])
+
+
+@router.get("", response_model=ProfileRead)
+async def read_profile(principal: PrincipalDep, session: SessionDep) -> ProfileRead:
+    """The signed-in user's profile."""
+    profile = await service.get(session, user_id=principal.user.id)
+    return ProfileRead.model_validate(profile)
+
+
+@router.patch("", response_model=ProfileRead)
+async def update_profile(
+    body: ProfileUpdate, principal: PrincipalDep, session: SessionDep, context: ContextDep
+) -> ProfileRead:
+    """Change some profile fields; only those sent change, null clears an optional one."""
+    profile = await service.update(
+        session,
+        user_id=principal.user.id,
+        changes=body.model_dump(exclude_unset=True),
+        context=context,
+    )
+    return ProfileRead.model_validate(profile)

@@ -1,0 +1,55 @@
+"""`/api/v1/users/me`: the signed-in user's account, its export and its deletion."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response, status
+
+from pe_portal.auth.deps import PrincipalDep
+from pe_portal.clock import utcnow
+from pe_portal.users import service
+from pe_portal.users.export_schemas import AccountExport
+from pe_portal.users.schemas import AccountDelete, UserRead, UserUpdate
+from pe_portal.web.deps import ContextDep, SessionDep
+
+router = APIRouter(prefix="/users/me", tags=["account"])
+
+
+@router.get("", response_model=UserRead)
+async def read_me(principal: PrincipalDep) -> UserRead:
+    """The signed-in user's account."""
+    return UserRead.model_validate(principal.user)
+
+
+@router.patch("", response_model=UserRead)
+async def update_me(
+    body: UserUpdate, principal: PrincipalDep, session: SessionDep, context: ContextDep
+) -> UserRead:
+    """Change first and/or last name; null clears one."""
+    user = await service.update_names(
+        session, user=principal.user, changes=body.model_dump(exclude_unset=True), context=context
+    )
+    return UserRead.model_validate(user)
+
+
+@router.delete("", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_me(
+    body: AccountDelete, principal: PrincipalDep, session: SessionDep, context: ContextDep
+) -> None:
+    """Delete the account, its profile, sessions and activity (the password is required)."""
+    await service.delete_own_account(
+        session, user=principal.user, password=body.password, context=context
+    )
+
+
+@router.get("/export", response_model=AccountExport)
+async def export_me(
+    principal: PrincipalDep, session: SessionDep, response: Response
+) -> AccountExport:
+    """Everything held about the user, as one JSON document."""
+    data = await service.export_account(session, user=principal.user)
+    now = utcnow()
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="pe-portal-export-{now:%Y%m%d}.json"'
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return AccountExport.of(data, exported_at=now)
