@@ -1,18 +1,21 @@
-"""The studio's account pages: users and their profiles."""
+"""The studio's account pages: users and their profiles, edited through the services."""
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
 from markupsafe import Markup
-from sqladmin import action
+from sqladmin import Flash, action
 from sqladmin.filters import BooleanFilter
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
+from wtforms import StringField  # type: ignore[import-untyped]  # no stubs published
 
 from pe_portal.audit.service import RequestContext
 from pe_portal.profiles.models import UserProfile
+from pe_portal.studio import forms
+from pe_portal.studio.auth import operator_context
 from pe_portal.studio.base import StudioView
 from pe_portal.studio.display import json_block, json_inline, timestamps, user_link
 from pe_portal.users import service as users
@@ -61,6 +64,20 @@ class UserAdmin(StudioView, model=User):
         **column_formatters,
         User.id: _user_id_with_links,
     }
+    can_edit = True
+    form_columns: ClassVar[list[Any]] = [User.first_name, User.last_name]
+    # One-line inputs (sqladmin shows TEXT columns as text areas).
+    form_overrides: ClassVar[dict[str, Any]] = dict.fromkeys(
+        ("first_name", "last_name"), StringField
+    )
+
+    async def update_model(self, request: Request, pk: str, data: dict[str, Any]) -> Any:
+        async with self.unit_of_work() as session:
+            user = await forms.update_names(
+                session, user_id=pk, data=data, context=operator_context(request)
+            )
+        Flash.success(request, f"Saved {user.email}.")
+        return user
 
     @action(
         name="deactivate",
@@ -102,3 +119,23 @@ class ProfileAdmin(StudioView, model=UserProfile):
         UserProfile.user_id: user_link,
         UserProfile.preferences: json_block,
     }
+    can_edit = True
+    form_columns: ClassVar[list[Any]] = [
+        UserProfile.phone,
+        UserProfile.avatar,
+        UserProfile.timezone,
+        UserProfile.language,
+        UserProfile.preferences,
+    ]
+    form_overrides: ClassVar[dict[str, Any]] = {
+        **dict.fromkeys(("phone", "avatar", "timezone", "language"), StringField),
+        "preferences": forms.OptionalJSONField,
+    }
+
+    async def update_model(self, request: Request, pk: str, data: dict[str, Any]) -> Any:
+        async with self.unit_of_work() as session:
+            profile = await forms.update_profile(
+                session, profile_id=pk, data=data, context=operator_context(request)
+            )
+        Flash.success(request, "Saved the profile.")
+        return profile
