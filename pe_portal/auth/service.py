@@ -24,6 +24,7 @@ from pe_portal.db.engine import release_connection
 from pe_portal.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
 from pe_portal.ops import metrics
 from pe_portal.sessions import service as sessions
+from pe_portal.users import notices
 from pe_portal.users import service as users
 from pe_portal.users.models import User
 
@@ -154,6 +155,7 @@ async def _open_session(
         details={"sessionId": row.id},
     )
     metrics.LOGINS.inc()
+    await notices.new_device_login(session, user=user, session_id=row.id, context=context)
     token, ttl = access.issue(user_id=user.id, session_id=row.id, now=now)
     return TokenPair(token, refresh.value, ttl, user, row.id)
 
@@ -253,4 +255,5 @@ async def change_password(
         user_id=user.id,
         details={"sessionsRevoked": revoked},
     )
+    await notices.password_changed(session, user=user)
     return revoked

@@ -17,6 +17,7 @@ from pe_portal.errors import NotFound, Unauthenticated
 from pe_portal.ops import metrics
 from pe_portal.sessions import repository
 from pe_portal.sessions.models import Session
+from pe_portal.users import notices
 from pe_portal.users.models import User
 
 
@@ -92,6 +93,7 @@ async def _revoke_for_reuse(
         details={"sessionId": row.id},
     )
     metrics.TOKEN_REUSE.inc()
+    await notices.token_reuse(session, user_id=row.user_id)
 
 
 async def active_user(session: AsyncSession, *, session_id: str, user_id: str) -> User | None:
