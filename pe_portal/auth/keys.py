@@ -112,20 +112,21 @@ class KeyRing:
         return key
 
     def _prune(self, now: datetime, retire_after_seconds: int) -> None:
-        ordered = sorted(self._keys.values(), key=lambda k: k.kid)
-        for older, successor in itertools.pairwise(ordered):
+        for older, successor in itertools.pairwise(self.all_keys()):
             if (now - successor.created).total_seconds() > retire_after_seconds:
                 (self.directory / f"{older.kid}.pem").unlink(missing_ok=True)
         self._load()
 
+    def all_keys(self) -> list[SigningKey]:
+        """Every key on disk, oldest first (the last one signs)."""
+        self._refresh_if_changed()
+        return sorted(self._keys.values(), key=lambda k: k.kid)
+
     def jwks(self) -> dict[str, Any]:
         """The public keys as a JWK Set (RFC 7517)."""
-        self._refresh_if_changed()
-        if not self._keys:
+        if not self.all_keys():
             self.signing_key()
-        return {
-            "keys": [self._jwk(key) for key in sorted(self._keys.values(), key=lambda k: k.kid)]
-        }
+        return {"keys": [self._jwk(key) for key in self.all_keys()]}
 
     @staticmethod
     def _jwk(key: SigningKey) -> dict[str, Any]:

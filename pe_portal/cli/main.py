@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from pe_portal.cli import db, ops
+from pe_portal.cli import db, keys, ops, users
 from pe_portal.cli import seed as _seed  # noqa: F401 - registers `db seed-demo`
 from pe_portal.cli.serve import serve
 from pe_portal.cli.studio import studio
@@ -17,6 +17,8 @@ app = typer.Typer(
 app.command()(serve)
 app.command()(studio)
 app.add_typer(db.app, name="db")
+app.add_typer(users.app, name="users")
+app.add_typer(keys.app, name="keys")
 ops.register(app)
 
 
