@@ -36,7 +36,7 @@ async def test_reset_ends_every_session_and_the_new_password_works_once(
     db_session: AsyncSession,
 ) -> None:
     me = await signed_in_user(mail_client)
-    other_device = await login(mail_client, me.email, user_agent="tablet")
+    other_device = await login(mail_client, me.email)  # a second session, same device
     token = await _reset_token(mail_client, mail_app, smtp_server, me.email.upper())
 
     response = await mail_client.post(RESET, json={"token": token, "newPassword": NEW_PASSWORD})
