@@ -153,3 +153,23 @@ async def test_an_idle_session_expires_after_the_refresh_ttl(client: httpx.Async
     signed = await signed_in_user(client)
     clock.advance(timedelta(days=7, seconds=1))
     assert (await _refresh(client, signed.refresh_token)).status_code == 401
+
+
+async def test_the_audit_trail_never_holds_passwords_or_tokens(
+    client: httpx.AsyncClient, db_session: AsyncSession
+) -> None:
+    signed = await signed_in_user(client)
+    first = await _ok(client, signed.refresh_token)
+    clock.advance(timedelta(seconds=30))
+    await _refresh(client, signed.refresh_token)  # reuse: revoked and audited
+    await client.post("/api/v1/auth/login", json={"email": signed.email, "password": "wrong one!"})
+    rows = await scalar(
+        db_session,
+        "SELECT string_agg(concat_ws('|', action, details::text, user_agent), ' ')"
+        " FROM audit_logs WHERE user_id = :id",
+        id=signed.user["id"],
+    )
+    assert "TOKEN_REUSE_DETECTED" in rows
+    secrets = [signed.password, "wrong one!", signed.refresh_token, signed.access_token]
+    secrets += [first["refreshToken"], first["accessToken"], signed.refresh_token.split(".")[-1]]
+    assert not [secret for secret in secrets if secret in rows]
