@@ -16,7 +16,7 @@ from pe_portal.audit.service import RequestContext
 from pe_portal.profiles.models import UserProfile
 from pe_portal.studio import forms
 from pe_portal.studio.auth import operator_context
-from pe_portal.studio.base import StudioView
+from pe_portal.studio.base import Change, StudioView
 from pe_portal.studio.display import json_block, json_inline, timestamps, user_link
 from pe_portal.users import service as users
 from pe_portal.users.models import User
@@ -92,7 +92,7 @@ class UserAdmin(StudioView, model=User):
         return await self.apply(request, _set_active(True), "Activated {count} user(s).")
 
 
-def _set_active(active: bool) -> Any:
+def _set_active(active: bool) -> Change:
     async def change(session: AsyncSession, user_id: str, context: RequestContext) -> object:
         return await users.set_active(session, user_id=user_id, active=active, context=context)
 

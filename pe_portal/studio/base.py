@@ -32,6 +32,8 @@ class StudioView(ModelView):
     can_delete = False
     can_import = False
     page_size = 25
+    # sqladmin builds an export in memory; the audit trail can hold millions of rows.
+    export_max_rows = 10_000
     column_labels: ClassVar[dict[Any, str]] = {
         "id": "ID",
         "email": "E-mail",
