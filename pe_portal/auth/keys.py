@@ -19,7 +19,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from jwt.algorithms import OKPAlgorithm
 
-_KID_TIME = "%Y%m%dT%H%M%S"
+# Microseconds, so that two rotations within one second still order (the newest key signs).
+_KID_TIME = "%Y%m%dT%H%M%S%f"
+_LEGACY_KID_TIME = "%Y%m%dT%H%M%S"  # keys written before microseconds were added
 
 
 @dataclass(frozen=True)
@@ -33,7 +35,9 @@ class SigningKey:
 
     @property
     def created(self) -> datetime:
-        return datetime.strptime(self.kid.split("-")[0], _KID_TIME).replace(tzinfo=UTC)
+        stamp = self.kid.split("-")[0]
+        form = _KID_TIME if len(stamp) > len("20250101T000000") else _LEGACY_KID_TIME
+        return datetime.strptime(stamp, form).replace(tzinfo=UTC)
 
 
 def _new_kid(now: datetime) -> str:

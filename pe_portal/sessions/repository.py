@@ -50,7 +50,9 @@ async def active_user(
 
 async def get_for_update(session: AsyncSession, session_id: str) -> Session | None:
     """A session row locked for this transaction: concurrent refreshes of one token serialise."""
-    return await session.scalar(select(Session).where(Session.id == session_id).with_for_update())
+    query = select(Session).where(Session.id == session_id).with_for_update()
+    # populate_existing: a row already in the identity map must be re-read under the lock.
+    return await session.scalar(query.execution_options(populate_existing=True))
 
 
 async def list_live_for_user(

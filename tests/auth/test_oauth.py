@@ -112,3 +112,15 @@ async def test_a_standard_oauth_client_uses_both_grants(
         assert renewed["access_token"] != token["access_token"]
         assert renewed["refresh_token"] != token["refresh_token"]
         assert (await oauth.get(SESSIONS)).status_code == 200
+
+
+async def test_a_locked_account_is_429_invalid_grant_with_retry_after(
+    client: httpx.AsyncClient,
+) -> None:
+    email = unique_email()
+    await register(client, email)
+    for _ in range(10):  # LOGIN_LOCKOUT_THRESHOLD
+        await _token(client, grant_type="password", username=email, password="wrong guess!")
+    response = await _token(client, grant_type="password", username=email, password=PASSWORD)
+    _assert_rfc_error(response, 429, "invalid_grant")
+    assert int(response.headers["retry-after"]) > 0
