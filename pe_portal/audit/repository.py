@@ -35,8 +35,9 @@ async def trail_for_user(
     if before is not None:
         created_at, row_id = before
         query = query.where(
+            AuditLog.created_at <= created_at,  # redundant, but a bound the index can use
             (AuditLog.created_at < created_at)
-            | ((AuditLog.created_at == created_at) & (AuditLog.id < row_id))
+            | ((AuditLog.created_at == created_at) & (AuditLog.id < row_id)),
         )
     query = query.order_by(AuditLog.created_at.desc(), AuditLog.id.desc()).limit(limit)
     # Rows this session wrote still hold microseconds; the stored value (milliseconds) is what

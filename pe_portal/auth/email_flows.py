@@ -64,8 +64,8 @@ async def request_verification(
         context=context,
         user_id=user.id,
     )
-    context_ = {"token": token, "expires_at": expires_at}
-    await notices.send_to(session, user=user, template="verify_email", context=context_)
+    link = {"token": token, "expires_at": expires_at}
+    await notices.send_to(session, user=user, template="verify_email", context=link)
 
 
 async def verify_email(
@@ -112,8 +112,8 @@ async def forgot_password(
         context=context,
         user_id=user.id,
     )
-    context_ = {"token": token, "expires_at": expires_at}
-    await notices.send_to(session, user=user, template="password_reset", context=context_)
+    link = {"token": token, "expires_at": expires_at}
+    await notices.send_to(session, user=user, template="password_reset", context=link)
 
 
 async def reset_password(

@@ -25,10 +25,12 @@ async def create_default(session: AsyncSession, *, user_id: str) -> UserProfile:
 
 
 async def find(session: AsyncSession, *, user_id: str) -> UserProfile | None:
+    """The user's profile, or None (a mail can still go out without one)."""
     return await repository.get_for_user(session, user_id)
 
 
 async def get(session: AsyncSession, *, user_id: str) -> UserProfile:
+    """The user's profile; NotFound (`profile_not_found`) if it is missing."""
     profile = await repository.get_for_user(session, user_id)
     if profile is None:
         raise NotFound("This account has no profile.", code="profile_not_found")
