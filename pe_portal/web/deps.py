@@ -16,7 +16,9 @@ from pe_portal.errors import PortalError
 _MAX_USER_AGENT = 512
 
 
-def get_settings_dep(request: Request) -> Settings:
+# Dependencies are `async def` even when they do not await: FastAPI runs a plain `def`
+# dependency in the thread pool, a thread hop per request on the hot path.
+async def get_settings_dep(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -62,7 +64,7 @@ def _is_trusted(address: str, trusted: list[str]) -> bool:
     return any(ip in ipaddress.ip_network(network, strict=False) for network in trusted)
 
 
-def request_context(
+async def request_context(
     request: Request, settings: Annotated[Settings, Depends(get_settings_dep)]
 ) -> RequestContext:
     user_agent = request.headers.get("user-agent")
