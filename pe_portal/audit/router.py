@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 
 from pe_portal.audit import service
 from pe_portal.audit.models import AuditAction
-from pe_portal.audit.schemas import AuditLogPage, AuditLogRead
+from pe_portal.audit.schemas import AuditLogPage, AuditLogRead, IsoDateTime
 from pe_portal.auth.deps import PrincipalDep
 from pe_portal.errors import InvalidInput
 from pe_portal.web.deps import SessionDep
@@ -36,8 +36,8 @@ async def list_audit_logs(
     principal: PrincipalDep,
     session: SessionDep,
     action: AuditAction | None = None,
-    since: Annotated[datetime | None, Query(description="inclusive, ISO 8601")] = None,
-    until: Annotated[datetime | None, Query(description="exclusive, ISO 8601")] = None,
+    since: Annotated[IsoDateTime | None, Query(description="inclusive, ISO 8601")] = None,
+    until: Annotated[IsoDateTime | None, Query(description="exclusive, ISO 8601")] = None,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
 ) -> AuditLogPage:

@@ -84,6 +84,8 @@ async def test_filters_by_action_and_time(client: httpx.AsyncClient) -> None:
         ({"limit": "many"}, "limit"),
         ({"action": "NOT_AN_ACTION"}, "action"),
         ({"since": "yesterday"}, "since"),
+        ({"until": "0.5"}, "until"),  # not read as Unix time
+        ({"since": "1767225600"}, "since"),
         ({"until": "0001-01-01T00:00:00+14:00"}, "until"),
     ],
 )
