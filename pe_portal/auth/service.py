@@ -87,7 +87,9 @@ async def login(
     )
     await release_connection(session)  # bcrypt must not hold a pooled connection
     matches = await _password_matches(candidate, password)
-    upgraded = await _upgraded_hash(candidate, password) if matches else None
+    upgraded = (
+        await _upgraded_hash(candidate, password) if matches and candidate.is_active else None
+    )
     await lockout.serialise(session, email_digest=digest)  # then decide, one attempt at a time
     await lockout.refuse_if_locked(
         session, email_digest=digest, user_id=candidate.user_id, context=context, settings=settings

@@ -5,6 +5,7 @@ from __future__ import annotations
 import bcrypt
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.auth.helpers import LOGIN, audit_rows, execute, scalar
@@ -33,7 +34,9 @@ async def test_login_sets_last_login_and_is_audited(
     email = unique_email()
     user = await register(client, email)
     assert user["lastLogin"] is None
+    logins_before = REGISTRY.get_sample_value("pe_portal_logins_total") or 0.0
     signed = await login(client, email, user_agent="Firefox/128")
+    assert REGISTRY.get_sample_value("pe_portal_logins_total") == logins_before + 1
     assert signed.user["lastLogin"] is not None
     stored = await scalar(db_session, "SELECT last_login FROM users WHERE id = :id", id=user["id"])
     assert stored is not None

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pe_portal.clock import clock
@@ -59,9 +60,11 @@ async def test_reuse_after_the_grace_window_revokes_the_session(
     signed = await signed_in_user(client)
     successor = await _ok(client, signed.refresh_token)
     clock.advance(timedelta(seconds=11))
+    reuse_before = REGISTRY.get_sample_value("pe_portal_token_reuse_total") or 0.0
     replay = await _refresh(client, signed.refresh_token)
     assert replay.status_code == 401
     assert replay.json()["error"]["code"] == "token_reused"
+    assert REGISTRY.get_sample_value("pe_portal_token_reuse_total") == reuse_before + 1
     [row] = await audit_rows(db_session, "TOKEN_REUSE_DETECTED", user_id=signed.user["id"])
     assert row["resource"] == "SESSION"
     # The thief's and the owner's tokens die with the session, access tokens included.
