@@ -64,13 +64,22 @@ def _is_trusted(address: str, trusted: list[str]) -> bool:
     return any(ip in ipaddress.ip_network(network, strict=False) for network in trusted)
 
 
+def _printable(text: str) -> str:
+    """Control characters dropped: PostgreSQL text cannot hold NUL, and logs should not hold any.
+    (uvicorn's httptools already refuses such headers; other servers may not.)"""
+    return text.translate(_CONTROL_CHARACTERS)
+
+
+_CONTROL_CHARACTERS = dict.fromkeys([*range(32), 127])
+
+
 async def request_context(
     request: Request, settings: Annotated[Settings, Depends(get_settings_dep)]
 ) -> RequestContext:
     user_agent = request.headers.get("user-agent")
     return RequestContext(
         ip_address=client_ip(request, settings.trusted_proxies),
-        user_agent=user_agent[:_MAX_USER_AGENT] if user_agent else None,
+        user_agent=_printable(user_agent[:_MAX_USER_AGENT]) if user_agent else None,
     )
 
 

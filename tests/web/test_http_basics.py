@@ -96,3 +96,14 @@ async def test_domain_errors_map_to_status_and_stable_code(
     assert response.json() == {
         "error": {"code": "email_taken", "message": "already there", "details": None}
     }
+
+
+async def test_control_characters_in_user_agent_are_dropped_not_a_500(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.post(
+        "/api/v1/auth/login",
+        json={"email": "nobody@example.com", "password": "whatever password"},
+        headers={"User-Agent": "bad\x00agent\x07"},
+    )
+    assert response.status_code == 401
