@@ -47,12 +47,6 @@ async def starting_up_server() -> AsyncIterator[str]:
         yield f"postgresql://nobody:nothing@127.0.0.1:{port}/pe_portal"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a DBAPIError whose text is 'the database system is starting up' (asyncpg "
-    "CannotConnectNowError, SQLSTATE 57P03, seen while PostgreSQL restarts) is answered 500 by "
-    "web/errors.py instead of 503",
-)
 async def test_database_starting_up_is_503(settings: Settings, starting_up_server: str) -> None:
     engine = create_engine(settings, starting_up_server, pool_size=1)
     app = create_app(settings, engine=engine)
