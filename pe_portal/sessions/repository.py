@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from pe_portal.db.base import UTCDateTime
 from pe_portal.sessions.models import Session
 from pe_portal.users.models import User
 
@@ -29,23 +30,28 @@ async def add(session: AsyncSession, row: Session) -> Session:
     return row
 
 
+# Built once: this statement runs on every authenticated request, and constructing a Select
+# per request costs more than executing its cached compiled form.
+_ACTIVE_USER = (
+    select(User)
+    .join(Session, Session.user_id == User.id)
+    .where(
+        Session.id == bindparam("session_id"),
+        User.id == bindparam("user_id"),
+        User.is_active.is_(True),
+        Session.is_revoked.is_(False),
+        Session.expires_at > bindparam("now", type_=UTCDateTime()),
+    )
+)
+
+
 async def active_user(
     session: AsyncSession, *, session_id: str, user_id: str, now: datetime
 ) -> User | None:
     """The per-request check: the user, if active and this session neither revoked nor expired.
     One primary-key join; it runs on every authenticated request."""
-    query = (
-        select(User)
-        .join(Session, Session.user_id == User.id)
-        .where(
-            Session.id == session_id,
-            User.id == user_id,
-            User.is_active.is_(True),
-            Session.is_revoked.is_(False),
-            Session.expires_at > now,
-        )
-    )
-    return await session.scalar(query)
+    params = {"session_id": session_id, "user_id": user_id, "now": now}
+    return await session.scalar(_ACTIVE_USER, params)
 
 
 async def get_for_update(session: AsyncSession, session_id: str) -> Session | None:

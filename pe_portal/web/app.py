@@ -17,7 +17,7 @@ from pe_portal.auth.router import jwks_router
 from pe_portal.auth.router import router as auth_router
 from pe_portal.auth.tokens import AccessTokens
 from pe_portal.config import Settings, get_settings
-from pe_portal.db.engine import create_engine, create_sessionmaker
+from pe_portal.db.engine import create_engine, create_read_sessionmaker, create_sessionmaker
 from pe_portal.mail import outbox as mail_outbox
 from pe_portal.ops import cleanup, metrics
 from pe_portal.ops.router import router as ops_router
@@ -49,6 +49,7 @@ def create_app(
             raise RuntimeError("DATABASE_URL is not set; start the app with `pe-portal serve`")
         app.state.engine = create_engine(settings, settings.database_url)
         app.state.sessionmaker = create_sessionmaker(app.state.engine)
+        app.state.read_sessionmaker = create_read_sessionmaker(app.state.engine)
         session_cleanup = cleanup.start_scheduler(app.state.sessionmaker, settings)
         metrics.track_pool(app.state.engine)
         try:
@@ -70,6 +71,8 @@ def create_app(
     if engine is not None:
         app.state.engine = engine
         app.state.sessionmaker = sessionmaker or create_sessionmaker(engine)
+        # A handed-in sessionmaker (tests) serves reads too, so they see the test's data.
+        app.state.read_sessionmaker = sessionmaker or create_read_sessionmaker(engine)
     app.state.access_tokens = AccessTokens(
         KeyRing(settings.jwt_keys_dir),
         issuer=settings.jwt_issuer,

@@ -23,9 +23,16 @@ async def get_settings_dep(request: Request) -> Settings:
     return settings
 
 
+_READ_ONLY_METHODS = frozenset({"GET", "HEAD"})
+
+
 async def get_db(request: Request) -> AsyncIterator[AsyncSession]:
-    """The request's unit of work: committed once when the handler succeeds, else rolled back."""
-    factory: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    """The request's unit of work: committed once when the handler succeeds, else rolled back.
+    GET and HEAD change nothing, so they read without a transaction (no BEGIN/COMMIT)."""
+    state = request.app.state
+    factory: async_sessionmaker[AsyncSession] = (
+        state.read_sessionmaker if request.method in _READ_ONLY_METHODS else state.sessionmaker
+    )
     async with factory() as session:
         try:
             yield session
