@@ -9,13 +9,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from pe_portal.audit.models import AuditAction, AuditResource
 from pe_portal.audit.service import RequestContext, record
 from pe_portal.auth import email_tokens
+from pe_portal.auth import service as auth_service
 from pe_portal.auth.email_tokens import Claims, Purpose
 from pe_portal.auth.passwords import check_length, check_policy, hash_password
 from pe_portal.clock import utcnow
 from pe_portal.config import Settings
 from pe_portal.db.engine import release_connection
 from pe_portal.errors import Conflict, NotFound
-from pe_portal.sessions import service as sessions
 from pe_portal.users import notices
 from pe_portal.users import service as users
 from pe_portal.users.models import User
@@ -136,16 +136,6 @@ async def reset_password(
     new_hash = await hash_password(new_password)
     # Checked again under the row lock: of two concurrent uses of one token, one wins.
     user = await _holder(session, claims=claims, purpose=holder, settings=settings, lock=True)
-    user.password = new_hash
-    user.updated_at = utcnow()
-    revoked = await sessions.revoke_all(session, user_id=user.id)
-    await record(
-        session,
-        action=AuditAction.PASSWORD_RESET,
-        resource=AuditResource.AUTH,
-        context=context,
-        user_id=user.id,
-        details={"sessionsRevoked": revoked},
+    return await auth_service.replace_password(
+        session, user=user, new_hash=new_hash, action=AuditAction.PASSWORD_RESET, context=context
     )
-    await notices.password_changed(session, user=user)
-    return revoked

@@ -244,14 +244,30 @@ async def change_password(
     if not await verify_password(current_password, user.password):
         raise Forbidden("The current password is not correct.", code="invalid_password")
     check_policy(new_password, min_length=settings.password_min_length, email=user.email)
-    user.password = await hash_password(new_password)
+    return await replace_password(
+        session, user=user, new_hash=await hash_password(new_password),
+        action=AuditAction.PASSWORD_CHANGED, context=context,
+        keep_session=principal.session_id,
+    )  # fmt: skip
+
+
+async def replace_password(
+    session: AsyncSession,
+    *,
+    user: User,
+    new_hash: str,
+    action: AuditAction,
+    context: RequestContext,
+    keep_session: str | None = None,
+) -> int:
+    """Store a new hash, revoke every session but `keep_session`, audit `action`, and send the
+    "password changed" notice; how many sessions were revoked."""
+    user.password = new_hash
     user.updated_at = utcnow()
-    revoked = await sessions.revoke_all(
-        session, user_id=user.id, except_session=principal.session_id
-    )
+    revoked = await sessions.revoke_all(session, user_id=user.id, except_session=keep_session)
     await record(
         session,
-        action=AuditAction.PASSWORD_CHANGED,
+        action=action,
         resource=AuditResource.AUTH,
         context=context,
         user_id=user.id,
