@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from typing import NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from rich.console import Console
 from sqlalchemy import exc as sa_exc
@@ -17,6 +18,7 @@ from pe_portal.db.embedded import EmbeddedError
 from pe_portal.db.engine import create_engine, create_sessionmaker
 from pe_portal.db.runtime import DatabaseUrls, database_urls
 from pe_portal.errors import PortalError
+from pe_portal.ops.logging import log_config
 
 T = TypeVar("T")
 console = Console()
@@ -83,3 +85,26 @@ async def unit_of_work(settings: Settings, url: str) -> AsyncIterator[AsyncSessi
             yield session
     finally:
         await engine.dispose()
+
+
+def port_is_free(host: str, port: int) -> bool:
+    """Checked before starting a server, so a taken port is one readable line, not a traceback."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """What every server we start shares: uvloop + httptools, no version header, our logs."""
+    return {
+        "loop": "uvloop",
+        "http": "httptools",
+        "server_header": False,
+        "proxy_headers": False,
+        "log_level": "info",
+        "log_config": log_config(settings),
+    }

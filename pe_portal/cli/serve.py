@@ -3,26 +3,14 @@
 from __future__ import annotations
 
 import os
-import socket
 
 import typer
 import uvicorn
 
-from pe_portal.cli.common import console, database, fail, run
+from pe_portal.cli.common import console, database, fail, port_is_free, run, uvicorn_options
 from pe_portal.config import get_settings
 from pe_portal.db.runtime import deploy
 from pe_portal.ops import metrics
-from pe_portal.ops.logging import log_config
-
-
-def _port_is_free(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    return True
 
 
 def serve(
@@ -33,7 +21,7 @@ def serve(
 ) -> None:
     """Serve the API (Ctrl-C stops it, and the embedded cluster with it)."""
     settings = get_settings()
-    if not _port_is_free(host, port):
+    if not port_is_free(host, port):
         fail(f"{host}:{port} is already in use. Stop what runs there or choose --port.")
     with database(settings) as urls, metrics.shared_between_workers(workers):
         if migrate:
@@ -49,10 +37,5 @@ def serve(
             host=host,
             port=port,
             workers=workers,
-            loop="uvloop",
-            http="httptools",
-            server_header=False,
-            proxy_headers=False,
-            log_level="info",
-            log_config=log_config(settings),
+            **uvicorn_options(settings),
         )

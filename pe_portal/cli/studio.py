@@ -9,13 +9,11 @@ import sys
 import typer
 import uvicorn
 
-from pe_portal.cli.common import console, database, fail, run
-from pe_portal.cli.serve import _port_is_free
+from pe_portal.cli.common import console, database, fail, port_is_free, run, uvicorn_options
 from pe_portal.config import Settings, get_settings
 from pe_portal.db.engine import create_engine
 from pe_portal.db.runtime import DatabaseUrls
 from pe_portal.ops.health import readiness
-from pe_portal.ops.logging import log_config
 from pe_portal.studio.app import BASE_URL, create_studio_app
 
 # The studio reads a page at a time and changes one row per click: a few connections suffice.
@@ -51,7 +49,7 @@ def studio(
 ) -> None:
     """Serve the admin UI; sign in with the access token it prints (Ctrl-C stops it)."""
     settings = get_settings()
-    if not _port_is_free(host, port):
+    if not port_is_free(host, port):
         fail(f"{host}:{port} is already in use. Stop what runs there or choose --port.")
     with database(settings) as urls:
         run(lambda: _check_schema(settings, urls))
@@ -70,10 +68,5 @@ def studio(
             app,
             host=host,
             port=port,
-            loop="uvloop",
-            http="httptools",
-            server_header=False,
-            proxy_headers=False,
-            log_level="info",
-            log_config=log_config(settings),
+            **uvicorn_options(settings),
         )
