@@ -5,8 +5,10 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -17,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from pe_portal.clock import clock
 from pe_portal.config import Settings
 from pe_portal.db.embedded import APP_ROLE, OWNER_ROLE, EmbeddedCluster
-from pe_portal.db.engine import create_engine, create_sessionmaker
+from pe_portal.db.engine import DriverConnections, create_engine, create_sessionmaker
 from pe_portal.db.runtime import DatabaseUrls, deploy
 from pe_portal.web.app import create_app
 
@@ -119,10 +121,27 @@ class _SharedSession:
             await self.session.rollback()
 
 
+def _driver_connections_of(session: AsyncSession) -> DriverConnections:
+    """The principal check's driver connection: the test session's, inside its transaction."""
+
+    @asynccontextmanager
+    async def connection() -> AsyncIterator[Any]:
+        await session.flush()
+        pooled = await (await session.connection()).get_raw_connection()
+        yield pooled.driver_connection
+
+    return connection
+
+
 @pytest.fixture
 def app(settings: Settings, engine: AsyncEngine, db_session: AsyncSession) -> FastAPI:
     """The app on the test's rolled-back transaction."""
-    return create_app(settings, engine=engine, sessionmaker=_SharedSession(db_session))  # type: ignore[arg-type]
+    return create_app(
+        settings,
+        engine=engine,
+        sessionmaker=_SharedSession(db_session),  # type: ignore[arg-type]
+        driver_connections=_driver_connections_of(db_session),
+    )
 
 
 @pytest.fixture

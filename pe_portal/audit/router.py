@@ -44,7 +44,7 @@ async def list_audit_logs(
     """The user's own audit trail, newest first; pass `nextCursor` back as `cursor`."""
     page = await service.trail(
         session,
-        user_id=principal.user.id,
+        user_id=principal.user_id,
         action=action,
         since=_utc(since, "since"),
         until=_utc(until, "until"),

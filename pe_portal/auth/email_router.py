@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, status
 
 from pe_portal.auth import email_flows
-from pe_portal.auth.deps import PrincipalDep, auth_rate_limit
+from pe_portal.auth.deps import CurrentUserDep, auth_rate_limit
 from pe_portal.auth.email_schemas import (
     Accepted,
     ForgotPasswordRequest,
@@ -24,12 +24,10 @@ FORGOT_ANSWER = "If an account uses this address, a link to reset its password i
 
 @router.post("/verify/request", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted)
 async def request_verification(
-    principal: PrincipalDep, session: SessionDep, context: ContextDep, settings: SettingsDep
+    user: CurrentUserDep, session: SessionDep, context: ContextDep, settings: SettingsDep
 ) -> Accepted:
     """Mail the signed-in user a link that confirms their e-mail address."""
-    await email_flows.request_verification(
-        session, user=principal.user, context=context, settings=settings
-    )
+    await email_flows.request_verification(session, user=user, context=context, settings=settings)
     return Accepted(message="A confirmation link is on its way to your e-mail address.")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request, Response, status
 
 from pe_portal.auth import oauth, service
-from pe_portal.auth.deps import AccessTokensDep, PrincipalDep, auth_rate_limit
+from pe_portal.auth.deps import AccessTokensDep, CurrentUserDep, PrincipalDep, auth_rate_limit
 from pe_portal.auth.schemas import (
     LoginRequest,
     LogoutAllResponse,
@@ -142,13 +142,15 @@ async def logout_all(
 async def change_password(
     body: PasswordChangeRequest,
     principal: PrincipalDep,
+    user: CurrentUserDep,
     session: SessionDep,
     context: ContextDep,
     settings: SettingsDep,
 ) -> PasswordChangeResponse:
     """Change the password (current one required); other sessions are revoked."""
     revoked = await service.change_password(
-        session, principal=principal, current_password=body.current_password,
+        session, user=user, session_id=principal.session_id,
+        current_password=body.current_password,
         new_password=body.new_password, context=context, settings=settings,
     )  # fmt: skip
     return PasswordChangeResponse(other_sessions_revoked=revoked)

@@ -20,13 +20,13 @@ from pe_portal.auth.passwords import (
 from pe_portal.auth.tokens import AccessTokens
 from pe_portal.clock import utcnow
 from pe_portal.config import Settings
-from pe_portal.db.engine import release_connection
+from pe_portal.db.engine import DriverConnections, release_connection
 from pe_portal.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
 from pe_portal.ops import metrics
 from pe_portal.sessions import service as sessions
 from pe_portal.users import notices
 from pe_portal.users import service as users
-from pe_portal.users.models import User
+from pe_portal.users.models import Account, User
 
 
 @dataclass(frozen=True)
@@ -38,12 +38,16 @@ class TokenPair:
     session_id: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Principal:
-    """Who an authenticated request acts as."""
+    """Who an authenticated request acts as: a snapshot of the account, and the session."""
 
-    user: User
+    account: Account
     session_id: str
+
+    @property
+    def user_id(self) -> str:
+        return self.account.id
 
 
 @dataclass(frozen=True)
@@ -190,23 +194,27 @@ async def refresh(
     return TokenPair(token, rotation.refresh_token.value, ttl, user, rotation.row.id)
 
 
-async def authenticate(session: AsyncSession, *, token: str, access: AccessTokens) -> Principal:
+async def authenticate(
+    connections: DriverConnections, *, token: str, access: AccessTokens
+) -> Principal:
     """The principal behind a bearer token: signature, expiry, then one indexed check that the
     account is active and the session not revoked (DESIGN 7)."""
     claims = access.verify(token, now=utcnow())
-    user = await sessions.active_user(session, session_id=claims.session_id, user_id=claims.user_id)
-    if user is None:
+    account = await sessions.active_account(
+        connections, session_id=claims.session_id, user_id=claims.user_id
+    )
+    if account is None:
         raise Unauthenticated(
             "This session has ended or the account is inactive; sign in again.",
             code="session_revoked",
         )
-    return Principal(user=user, session_id=claims.session_id)
+    return Principal(account=account, session_id=claims.session_id)
 
 
 async def logout(session: AsyncSession, *, principal: Principal, context: RequestContext) -> None:
     await sessions.revoke(
         session,
-        user_id=principal.user.id,
+        user_id=principal.user_id,
         session_id=principal.session_id,
         context=context,
         action=AuditAction.LOGOUT,
@@ -217,13 +225,13 @@ async def logout_all(
     session: AsyncSession, *, principal: Principal, context: RequestContext
 ) -> int:
     """Revoke every session of the user, this one included; how many."""
-    count = await sessions.revoke_all(session, user_id=principal.user.id)
+    count = await sessions.revoke_all(session, user_id=principal.user_id)
     await record(
         session,
         action=AuditAction.LOGOUT_ALL,
         resource=AuditResource.AUTH,
         context=context,
-        user_id=principal.user.id,
+        user_id=principal.user_id,
         details={"sessionsRevoked": count},
     )
     return count
@@ -232,14 +240,14 @@ async def logout_all(
 async def change_password(
     session: AsyncSession,
     *,
-    principal: Principal,
+    user: User,
+    session_id: str,
     current_password: str,
     new_password: str,
     context: RequestContext,
     settings: Settings,
 ) -> int:
     """Replace the password (the current one required); every other session is revoked."""
-    user = principal.user
     check_length(current_password, field="currentPassword")
     if not await verify_password(current_password, user.password):
         raise Forbidden("The current password is not correct.", code="invalid_password")
@@ -247,7 +255,7 @@ async def change_password(
     return await replace_password(
         session, user=user, new_hash=await hash_password(new_password),
         action=AuditAction.PASSWORD_CHANGED, context=context,
-        keep_session=principal.session_id,
+        keep_session=session_id,
     )  # fmt: skip
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import overload
 
 from cuid2 import Cuid
 from sqlalchemy import Dialect, FetchedValue, MetaData, Text, text
@@ -18,6 +19,22 @@ def new_id() -> str:
     return _cuid.generate()
 
 
+def naive_utc(value: datetime) -> datetime:
+    """What the database stores: UTC wall time, without a zone. Refuses a naive input."""
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given; use timezone-aware UTC")
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
+@overload
+def aware_utc(value: datetime) -> datetime: ...
+@overload
+def aware_utc(value: None) -> None: ...
+def aware_utc(value: datetime | None) -> datetime | None:
+    """A stored wall time as Python sees it everywhere: timezone-aware UTC."""
+    return None if value is None else value.replace(tzinfo=UTC)
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """`TIMESTAMP(3)` holding UTC wall time; Python sees timezone-aware UTC datetimes only."""
 
@@ -25,14 +42,10 @@ class UTCDateTime(TypeDecorator[datetime]):
     cache_ok = True
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given; use timezone-aware UTC")
-        return value.astimezone(UTC).replace(tzinfo=None)
+        return None if value is None else naive_utc(value)
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        return None if value is None else value.replace(tzinfo=UTC)
+        return aware_utc(value)
 
 
 class Base(DeclarativeBase):

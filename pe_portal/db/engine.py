@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
 
+from asyncpg.exceptions import InterfaceError  # type: ignore[import-untyped]
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -12,6 +14,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.util import greenlet_spawn
 
 from pe_portal.config import Settings
 
@@ -72,3 +75,45 @@ async def release_connection(session: AsyncSession) -> None:
     if session.new or session.dirty or session.deleted:
         raise RuntimeError("release_connection would discard pending changes")
     await session.rollback()
+
+
+# SQLSTATEs that mean "the server cannot serve now", not "your statement is wrong": connection
+# exceptions (class 08), shutdown / crash / starting up (57P01-57P03), too many connections.
+UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300")
+
+# The driver's (asyncpg's) own connection, for the few statements that run on every request.
+DriverConnections = Callable[[], AbstractAsyncContextManager[Any]]
+
+
+def pooled_driver_connections(engine: AsyncEngine) -> DriverConnections:
+    """Driver connections lent by the engine's pool, outside any transaction.
+
+    For the per-request principal check only: one prepared statement on asyncpg costs about
+    half the CPU of the same statement through a SQLAlchemy session, and on this hot path CPU is
+    the limit (docs/benchmarks.md). A connection that fails is invalidated, and the failure is
+    raised as ConnectionError, which the API answers with 503."""
+
+    @asynccontextmanager
+    async def connection() -> AsyncIterator[Any]:
+        pooled = await engine.raw_connection()
+        try:
+            yield pooled.driver_connection
+        except Exception as error:
+            if not _is_connection_failure(error):
+                raise
+            await greenlet_spawn(pooled.invalidate, error)
+            raise ConnectionError(f"database connection failed: {type(error).__name__}") from error
+        finally:
+            # The pool's reset-on-return may await the driver, which needs SQLAlchemy's greenlet.
+            await greenlet_spawn(pooled.close)
+
+    return connection
+
+
+def _is_connection_failure(error: Exception) -> bool:
+    if isinstance(error, OSError):  # refused, reset, timed out
+        return True
+    sqlstate = getattr(error, "sqlstate", None)
+    if isinstance(sqlstate, str):
+        return sqlstate.startswith(UNAVAILABLE_SQLSTATES)
+    return isinstance(error, InterfaceError)  # "connection is closed" and the like

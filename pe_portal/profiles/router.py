@@ -15,7 +15,7 @@ router = APIRouter(prefix="/users/me/profile", tags=["profile"])
 @router.get("", response_model=ProfileRead)
 async def read_profile(principal: PrincipalDep, session: SessionDep) -> ProfileRead:
     """The signed-in user's profile."""
-    profile = await service.get(session, user_id=principal.user.id)
+    profile = await service.get(session, user_id=principal.user_id)
     return ProfileRead.model_validate(profile)
 
 
@@ -26,7 +26,7 @@ async def update_profile(
     """Change some profile fields; only those sent change, null clears an optional one."""
     profile = await service.update(
         session,
-        user_id=principal.user.id,
+        user_id=principal.user_id,
         changes=body.model_dump(exclude_unset=True),
         context=context,
     )

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from pe_portal.db.base import UTCDateTime
+from pe_portal.db.base import aware_utc, naive_utc
+from pe_portal.db.engine import DriverConnections
 from pe_portal.sessions.models import Session
-from pe_portal.users.models import User
+from pe_portal.users.models import Account
 
 
 async def find_valid_by_digest(
@@ -30,28 +31,30 @@ async def add(session: AsyncSession, row: Session) -> Session:
     return row
 
 
-# Built once: this statement runs on every authenticated request, and constructing a Select
-# per request costs more than executing its cached compiled form.
-_ACTIVE_USER = (
-    select(User)
-    .join(Session, Session.user_id == User.id)
-    .where(
-        Session.id == bindparam("session_id"),
-        User.id == bindparam("user_id"),
-        User.is_active.is_(True),
-        Session.is_revoked.is_(False),
-        Session.expires_at > bindparam("now", type_=UTCDateTime()),
-    )
-)
+# Runs on every authenticated request, straight on the driver (see pooled_driver_connections):
+# the user, if active, and the session, if neither revoked nor expired; two primary-key lookups.
+_ACTIVE_ACCOUNT = """
+SELECT u.id, u.email, u.first_name, u.last_name, u.is_active, u.is_verified, u.last_login,
+       u.created_at, u.updated_at
+FROM sessions s JOIN users u ON u.id = s.user_id
+WHERE s.id = $1 AND u.id = $2 AND u.is_active AND NOT s.is_revoked AND s.expires_at > $3
+"""
 
 
-async def active_user(
-    session: AsyncSession, *, session_id: str, user_id: str, now: datetime
-) -> User | None:
-    """The per-request check: the user, if active and this session neither revoked nor expired.
-    One primary-key join; it runs on every authenticated request."""
-    params = {"session_id": session_id, "user_id": user_id, "now": now}
-    return await session.scalar(_ACTIVE_USER, params)
+async def active_account(
+    connections: DriverConnections, *, session_id: str, user_id: str, now: datetime
+) -> Account | None:
+    """The per-request check of an access token's session and account."""
+    async with connections() as connection:
+        row = await connection.fetchrow(_ACTIVE_ACCOUNT, session_id, user_id, naive_utc(now))
+    if row is None:
+        return None
+    return Account(
+        id=row["id"], email=row["email"], first_name=row["first_name"],
+        last_name=row["last_name"], is_active=row["is_active"], is_verified=row["is_verified"],
+        last_login=aware_utc(row["last_login"]), created_at=aware_utc(row["created_at"]),
+        updated_at=aware_utc(row["updated_at"]),
+    )  # fmt: skip
 
 
 async def get_for_update(session: AsyncSession, session_id: str) -> Session | None:

@@ -15,7 +15,7 @@ router = APIRouter(prefix="/auth/sessions", tags=["sessions"])
 @router.get("", response_model=list[SessionRead])
 async def list_sessions(principal: PrincipalDep, session: SessionDep) -> list[SessionRead]:
     """The user's live sessions, most recently used first; `current` marks this one."""
-    rows = await service.list_live(session, user_id=principal.user.id)
+    rows = await service.list_live(session, user_id=principal.user_id)
     return [
         SessionRead(
             id=row.id,
@@ -35,4 +35,4 @@ async def revoke_session(
     session_id: str, principal: PrincipalDep, session: SessionDep, context: ContextDep
 ) -> None:
     """Revoke one of the user's sessions (another user's id is a 404)."""
-    await service.revoke(session, user_id=principal.user.id, session_id=session_id, context=context)
+    await service.revoke(session, user_id=principal.user_id, session_id=session_id, context=context)

@@ -13,12 +13,13 @@ from pe_portal.auth import tokens
 from pe_portal.clock import utcnow
 from pe_portal.config import Settings
 from pe_portal.db.base import new_id
+from pe_portal.db.engine import DriverConnections
 from pe_portal.errors import NotFound, Unauthenticated
 from pe_portal.ops import metrics
 from pe_portal.sessions import repository
 from pe_portal.sessions.models import Session
 from pe_portal.users import notices
-from pe_portal.users.models import User
+from pe_portal.users.models import Account
 
 
 @dataclass(frozen=True)
@@ -96,10 +97,12 @@ async def _revoke_for_reuse(
     await notices.token_reuse(session, user_id=row.user_id)
 
 
-async def active_user(session: AsyncSession, *, session_id: str, user_id: str) -> User | None:
-    """The user behind an access token, if the account is active and the session live."""
-    return await repository.active_user(
-        session, session_id=session_id, user_id=user_id, now=utcnow()
+async def active_account(
+    connections: DriverConnections, *, session_id: str, user_id: str
+) -> Account | None:
+    """The account behind an access token, if it is active and the session live."""
+    return await repository.active_account(
+        connections, session_id=session_id, user_id=user_id, now=utcnow()
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
-from pe_portal.auth.deps import PrincipalDep
+from pe_portal.auth.deps import CurrentUserDep, PrincipalDep
 from pe_portal.clock import utcnow
 from pe_portal.users import service
 from pe_portal.users.export_schemas import AccountExport
@@ -17,36 +17,32 @@ router = APIRouter(prefix="/users/me", tags=["account"])
 @router.get("", response_model=UserRead)
 async def read_me(principal: PrincipalDep) -> UserRead:
     """The signed-in user's account."""
-    return UserRead.model_validate(principal.user)
+    return UserRead.model_validate(principal.account)
 
 
 @router.patch("", response_model=UserRead)
 async def update_me(
-    body: UserUpdate, principal: PrincipalDep, session: SessionDep, context: ContextDep
+    body: UserUpdate, user: CurrentUserDep, session: SessionDep, context: ContextDep
 ) -> UserRead:
     """Change first and/or last name; null clears one."""
     user = await service.update_names(
-        session, user=principal.user, changes=body.model_dump(exclude_unset=True), context=context
+        session, user=user, changes=body.model_dump(exclude_unset=True), context=context
     )
     return UserRead.model_validate(user)
 
 
 @router.delete("", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_me(
-    body: AccountDelete, principal: PrincipalDep, session: SessionDep, context: ContextDep
+    body: AccountDelete, user: CurrentUserDep, session: SessionDep, context: ContextDep
 ) -> None:
     """Delete the account, its profile, sessions and activity (the password is required)."""
-    await service.delete_own_account(
-        session, user=principal.user, password=body.password, context=context
-    )
+    await service.delete_own_account(session, user=user, password=body.password, context=context)
 
 
 @router.get("/export", response_model=AccountExport)
-async def export_me(
-    principal: PrincipalDep, session: SessionDep, response: Response
-) -> AccountExport:
+async def export_me(user: CurrentUserDep, session: SessionDep, response: Response) -> AccountExport:
     """Everything held about the user, as one JSON document."""
-    data = await service.export_account(session, user=principal.user)
+    data = await service.export_account(session, user=user)
     now = utcnow()
     response.headers["Content-Disposition"] = (
         f'attachment; filename="pe-portal-export-{now:%Y%m%d}.json"'

@@ -17,7 +17,13 @@ from pe_portal.auth.router import jwks_router
 from pe_portal.auth.router import router as auth_router
 from pe_portal.auth.tokens import AccessTokens
 from pe_portal.config import Settings, get_settings
-from pe_portal.db.engine import create_engine, create_read_sessionmaker, create_sessionmaker
+from pe_portal.db.engine import (
+    DriverConnections,
+    create_engine,
+    create_read_sessionmaker,
+    create_sessionmaker,
+    pooled_driver_connections,
+)
 from pe_portal.mail import outbox as mail_outbox
 from pe_portal.ops import cleanup, metrics
 from pe_portal.ops.router import router as ops_router
@@ -35,8 +41,10 @@ def create_app(
     *,
     engine: AsyncEngine | None = None,
     sessionmaker: async_sessionmaker[AsyncSession] | None = None,
+    driver_connections: DriverConnections | None = None,
 ) -> FastAPI:
-    """Build the app; tests hand in their own engine/sessionmaker, `serve` lets it build one."""
+    """Build the app; tests hand in their own engine/sessionmaker (and driver connections that
+    see the test's transaction), `serve` lets it build them."""
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -50,6 +58,7 @@ def create_app(
         app.state.engine = create_engine(settings, settings.database_url)
         app.state.sessionmaker = create_sessionmaker(app.state.engine)
         app.state.read_sessionmaker = create_read_sessionmaker(app.state.engine)
+        app.state.driver_connections = pooled_driver_connections(app.state.engine)
         session_cleanup = cleanup.start_scheduler(app.state.sessionmaker, settings)
         metrics.track_pool(app.state.engine)
         try:
@@ -73,6 +82,7 @@ def create_app(
         app.state.sessionmaker = sessionmaker or create_sessionmaker(engine)
         # A handed-in sessionmaker (tests) serves reads too, so they see the test's data.
         app.state.read_sessionmaker = sessionmaker or create_read_sessionmaker(engine)
+        app.state.driver_connections = driver_connections or pooled_driver_connections(engine)
     app.state.access_tokens = AccessTokens(
         KeyRing(settings.jwt_keys_dir),
         issuer=settings.jwt_issuer,

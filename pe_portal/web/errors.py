@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pe_portal import errors
 from pe_portal.auth.oauth import OAuthError
+from pe_portal.db.engine import UNAVAILABLE_SQLSTATES
 
 log = logging.getLogger("pe_portal.web")
 
@@ -118,17 +119,12 @@ async def _database_unavailable(request: Request, error: Exception) -> JSONRespo
     )
 
 
-# SQLSTATEs that mean "the server cannot serve now", not "your statement is wrong": connection
-# exceptions (class 08), shutdown / crash / starting up (57P01-57P03), too many connections.
-_UNAVAILABLE_STATES = ("08", "57P01", "57P02", "57P03", "53300")
-
-
 def _is_connection_problem(error: sa_exc.DBAPIError) -> bool:
     sqlstate = str(getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", "") or "")
     return (
         error.connection_invalidated
         or isinstance(error, sa_exc.OperationalError | sa_exc.InterfaceError)
-        or sqlstate.startswith(_UNAVAILABLE_STATES)
+        or sqlstate.startswith(UNAVAILABLE_SQLSTATES)
     )
 
 

@@ -20,7 +20,12 @@ def mail_app(
 ) -> FastAPI:
     """Like `app` (same rolled-back session), with SMTP_URL at `smtp_server`."""
     mail_settings = smtp_server.settings_for(settings, public_url="https://portal.example")
-    return create_app(mail_settings, engine=engine, sessionmaker=app.state.sessionmaker)
+    return create_app(
+        mail_settings,
+        engine=engine,
+        sessionmaker=app.state.sessionmaker,
+        driver_connections=app.state.driver_connections,
+    )
 
 
 @pytest.fixture
