@@ -90,11 +90,12 @@ def create_app(
         ttl=settings.access_token_ttl,
     )
     errors.install(app)
-    app.include_router(ops_router)
-    app.include_router(jwks_router)
-    api = (auth_router, email_router, sessions_router, users_router, profiles_router, audit_router)
+    # FastAPI matches routes in order, router by router: the per-request reads come first.
+    api = (users_router, auth_router, sessions_router, profiles_router, audit_router, email_router)
     for router in api:
         app.include_router(router, prefix=API_PREFIX)
+    app.include_router(ops_router)
+    app.include_router(jwks_router)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
