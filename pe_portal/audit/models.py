@@ -50,6 +50,9 @@ class AuditLog(Base):
         Index("idx_audit_logs_action", "action"),
         Index("idx_audit_logs_created", "created_at"),
         Index("idx_audit_logs_composite", "user_id", "action", "created_at"),
+        # The own trail (GET /users/me/audit-logs) is read newest first by (created_at, id): in
+        # this order a page is a range of the index, with no sort of the user's other rows.
+        Index("idx_audit_logs_user_created", "user_id", text("created_at DESC"), text("id DESC")),
         # Failed logins are counted per e-mail digest (known and unknown addresses alike), so
         # probing addresses is throttled exactly like guessing passwords (DESIGN 11).
         Index(
