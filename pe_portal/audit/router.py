@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 
 from pe_portal.audit import service
 from pe_portal.audit.models import AuditAction
-from pe_portal.audit.schemas import AuditLogPage, AuditLogRead, IsoDateTime
+from pe_portal.audit.schemas import AuditLogPage, IsoDateTime
 from pe_portal.auth.deps import PrincipalDep
 from pe_portal.errors import InvalidInput
 from pe_portal.web.deps import SessionDep
@@ -51,5 +51,5 @@ async def list_audit_logs(
         cursor=cursor,
         limit=limit,
     )
-    items = [AuditLogRead.model_validate(row) for row in page.items]
-    return AuditLogPage(items=items, next_cursor=page.next_cursor)
+    # One validation of the whole page; FastAPI then serialises the instance as it is.
+    return AuditLogPage.model_validate({"items": page.items, "next_cursor": page.next_cursor})

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from pe_portal.audit import repository
 from pe_portal.audit.models import AuditAction, AuditLog, AuditResource
+from pe_portal.audit.repository import TrailEntry
 from pe_portal.clock import utcnow
 from pe_portal.db.base import new_id
 from pe_portal.errors import InvalidInput
@@ -64,21 +65,20 @@ async def record(
 # -- reading a user's own trail (GET /users/me/audit-logs, the data export) ----------------------
 
 # "Since the beginning" as a bound rather than no bound: the query keeps the spec's shape
-# (user, action, created_at >= ...) that idx_audit_logs_composite serves.
+# (user, action, created_at >= ...) that idx_audit_logs_composite and _user_created serve.
 BEGINNING = datetime(1970, 1, 1, tzinfo=UTC)
-_EXPORT_PAGE = 1000
 _CURSOR_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 
 
 @dataclass(frozen=True)
 class TrailPage:
-    items: list[AuditLog]
+    items: list[TrailEntry]
     next_cursor: str | None  # opaque; None on the last page
 
 
-def encode_cursor(row: AuditLog) -> str:
+def encode_cursor(row: TrailEntry) -> str:
     """Opaque keyset position after `row`: base64url of its (created_at, id)."""
-    raw = f"{row.created_at.isoformat()}|{row.id}".encode()
+    raw = f"{row['created_at'].isoformat()}|{row['id']}".encode()
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
@@ -126,15 +126,8 @@ async def trail(
 
 
 async def full_trail(session: AsyncSession, *, user_id: str) -> list[AuditLog]:
-    """Every row of the user, newest first (for the data export), read page by page."""
-    rows: list[AuditLog] = []
-    cursor: str | None = None
-    while True:
-        page = await trail(session, user_id=user_id, cursor=cursor, limit=_EXPORT_PAGE)
-        rows.extend(page.items)
-        if page.next_cursor is None:
-            return rows
-        cursor = page.next_cursor
+    """Every row of the user, newest first (for the data export)."""
+    return await repository.all_for_user(session, user_id=user_id)
 
 
 async def login_devices(

@@ -1,8 +1,11 @@
-"""The own-trail queries (default, filtered, paged) are served by idx_audit_logs_composite.
+"""The own-trail queries are index scans: a page of the whole trail is a range of
+idx_audit_logs_user_created (no sort), a page filtered by action is served by
+idx_audit_logs_composite.
 
 On the tiny tables of a test run, any index looks as good as another and the planner's pick
 depends on which tests ran before; so these plans are asked for over realistic statistics: a
-trail of 20 000 rows across 200 users, analysed."""
+trail of 20 000 rows across 200 users, interleaved in time order as a live table holds them,
+analysed."""
 
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from pe_portal.audit.models import AuditAction
 from tests.db.test_query_plans import explain
 
 CURSOR = "MjAyNi0wMS0wMVQwMDowMDowMCswMDowMHxjazEyMw"  # 2026-01-01T00:00:00+00:00|ck123
+SECOND_PAGE = "MjAyNi0wNi0wMVQwMDowMDowMCswMDowMHxjazEyMw"  # 2026-06-01T00:00:00+00:00|ck123
 USER = "plan-user-7"
 
 _SEED = (
@@ -70,22 +74,50 @@ async def test_a_filtered_trail_uses_the_composite_index(
 @pytest.mark.parametrize(
     "filters",
     [
-        {},
-        {"cursor": CURSOR},
-        {"since": datetime(2026, 1, 1, tzinfo=UTC), "until": datetime(2026, 2, 1, tzinfo=UTC)},
+        {},  # the first page, as the API serves it by default
+        {"cursor": SECOND_PAGE},  # a later page with more than a page of rows behind it
     ],
 )
-async def test_the_whole_trail_reads_only_the_users_rows(
+async def test_a_page_of_the_whole_trail_is_an_index_range_without_a_sort(
     db_session: AsyncSession, filters: dict[str, object]
 ) -> None:
-    """Across every action the composite index cannot give the order; the planner reads the
-    user's rows through an index on user_id (the composite or idx_audit_logs_user) and sorts
-    that one user's rows."""
+    """Read in the index's order, a page costs its own rows however long the trail is."""
     plan = await explain(
         db_session,
         lambda: service.trail(db_session, user_id=USER, **filters),  # type: ignore[arg-type]
     )
-    assert "user_id = 'plan-user-7'" in _index_conditions(plan), plan
+    assert "Index Scan using idx_audit_logs_user_created" in plan, plan
+    assert "Sort" not in plan, plan
+    conditions = _index_conditions(plan)
+    assert "user_id = 'plan-user-7'" in conditions, plan
+    if "cursor" in filters:  # the keyset bound narrows the range rather than filtering rows
+        assert "ROW(created_at, id) < ROW(" in conditions, plan
+
+
+@pytest.mark.usefixtures("realistic_trail")
+@pytest.mark.parametrize(
+    ("filters", "bound"),
+    [
+        ({"cursor": CURSOR}, "ROW(created_at, id) < ROW("),
+        (
+            {"since": datetime(2026, 1, 1, tzinfo=UTC), "until": datetime(2026, 2, 1, tzinfo=UTC)},
+            "created_at < '2026-02-01",
+        ),
+    ],
+)
+async def test_the_whole_trail_bounds_its_pages_in_the_index(
+    db_session: AsyncSession, filters: dict[str, object], bound: str
+) -> None:
+    """When the bound leaves less than a page, reading it all and sorting is as good a plan;
+    either way only the user's rows inside the bound are read."""
+    plan = await explain(
+        db_session,
+        lambda: service.trail(db_session, user_id=USER, **filters),  # type: ignore[arg-type]
+    )
+    assert "idx_audit_logs_user_created" in plan, plan
+    conditions = _index_conditions(plan)
+    assert "user_id = 'plan-user-7'" in conditions, plan
+    assert bound in conditions, plan
 
 
 def _index_conditions(plan: str) -> str:

@@ -1,4 +1,4 @@
-"""The schema is exactly the spec's: columns, types, defaults, indexes, keys."""
+"""The schema is the spec's: columns, types, defaults, indexes (plus two documented extras), keys."""
 
 from __future__ import annotations
 
