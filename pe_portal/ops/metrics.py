@@ -4,6 +4,7 @@ the database pool. Several uvicorn workers share them through PROMETHEUS_MULTIPR
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import shutil
 import tempfile
@@ -101,8 +102,15 @@ class MetricsMiddleware:
             method = scope["method"] if scope["method"] in _METHODS else "OTHER"
             # The router leaves the matched route in the scope: its path is the template.
             route = getattr(scope.get("route"), "path", None) or UNMATCHED
-            REQUESTS.labels(method, route, str(status)).inc()
-            LATENCY.labels(method, route).observe(time.perf_counter() - started)
+            count, latency = _series(method, route, status)
+            count.inc()
+            latency.observe(time.perf_counter() - started)
+
+
+@functools.cache  # bounded: the methods, route templates and statuses the app has
+def _series(method: str, route: str, status: int) -> tuple[Counter, Histogram]:
+    """The labelled children of one request kind, looked up once (`labels()` locks and hashes)."""
+    return REQUESTS.labels(method, route, str(status)), LATENCY.labels(method, route)
 
 
 def track_pool(engine: AsyncEngine) -> None:

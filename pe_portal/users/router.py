@@ -8,6 +8,7 @@ from pe_portal.auth.deps import CurrentUserDep, PrincipalDep
 from pe_portal.clock import utcnow
 from pe_portal.users import service
 from pe_portal.users.export_schemas import AccountExport
+from pe_portal.users.models import Account
 from pe_portal.users.schemas import AccountDelete, UserRead, UserUpdate
 from pe_portal.web.deps import ContextDep, SessionDep
 
@@ -15,9 +16,9 @@ router = APIRouter(prefix="/users/me", tags=["account"])
 
 
 @router.get("", response_model=UserRead)
-async def read_me(principal: PrincipalDep) -> UserRead:
+async def read_me(principal: PrincipalDep) -> Account:
     """The signed-in user's account."""
-    return UserRead.model_validate(principal.account)
+    return principal.account  # FastAPI validates it into UserRead once (response_model)
 
 
 @router.patch("", response_model=UserRead)

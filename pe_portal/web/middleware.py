@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-import uuid
+from secrets import token_hex
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -45,7 +45,7 @@ class PortalMiddleware:
             return
         supplied = _header(scope, b"x-request-id")
         request_id = (
-            supplied.decode() if supplied and _SANE_REQUEST_ID.match(supplied) else uuid.uuid4().hex
+            supplied.decode() if supplied and _SANE_REQUEST_ID.match(supplied) else token_hex(16)
         )
         scope.setdefault("state", {})["request_id"] = request_id
         request_id_var.set(request_id)  # each request runs in its own task: no reset needed
@@ -64,8 +64,11 @@ class PortalMiddleware:
         if rejection is not None:
             await _send_error(send_with_headers, *rejection)
             return
+        # Only bodies that handlers read need counting; GET and HEAD handlers read none.
+        if scope["method"].encode() in _BODY_METHODS:
+            receive = self._limited(receive)
         try:
-            await self.app(scope, self._limited(receive), send_with_headers)
+            await self.app(scope, receive, send_with_headers)
         except BodyTooLarge:
             if not started:
                 await _send_error(send_with_headers, 413, "payload_too_large", self._too_large())
