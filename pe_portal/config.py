@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     session_cleanup_interval: int = Field(default=3600, ge=0, description="seconds; 0: off")
     session_cleanup_revoked_retention: int = Field(default=604800, ge=0, description="seconds")
     session_cleanup_batch_size: int = Field(default=5000, ge=1, le=100_000)
+    session_cleanup_pause: int = Field(
+        default=50, ge=0, le=60_000, description="milliseconds between batches; 0: none"
+    )
 
     pgdata_dir: Path = Path("var/pgdata")
 

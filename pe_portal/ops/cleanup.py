@@ -56,9 +56,7 @@ async def cleanup_sessions(
         if min_interval is not None and await _ran_within(guard, now, min_interval):
             return CleanupResult(ran=False, reason="it ran recently")
         revoked_before = now - timedelta(seconds=settings.session_cleanup_revoked_retention)
-        deleted = await _delete_in_batches(
-            factory, now, revoked_before, settings.session_cleanup_batch_size, progress
-        )
+        deleted = await _delete_in_batches(factory, now, revoked_before, settings, progress)
         await record(
             guard,
             action=AuditAction.SESSIONS_CLEANED_UP,
@@ -78,13 +76,14 @@ async def _delete_in_batches(
     factory: Factory,
     now: datetime,
     revoked_before: datetime,
-    batch_size: int,
+    settings: Settings,
     progress: Progress | None,
 ) -> int:
     bar = progress or NoProgress()
     async with transaction(factory) as session:
         total = await sessions.count_stale(session, now=now, revoked_before=revoked_before)
     bar.stage("deleting stale sessions", total)
+    batch_size, pause = settings.session_cleanup_batch_size, settings.session_cleanup_pause
     deleted = 0
     while True:
         # A transaction per batch: row locks are held for one batch, never for the whole run.
@@ -96,6 +95,10 @@ async def _delete_in_batches(
         bar.advance(count)
         if count < batch_size:
             return deleted
+        if pause:
+            # Back-to-back batches keep PostgreSQL busy (index cleanup, WAL) for the whole run;
+            # a breath between them lets the requests' reads through.
+            await asyncio.sleep(pause / 1000)
 
 
 async def run_schedule(factory: Factory, settings: Settings) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -24,17 +26,19 @@ DAY = timedelta(days=1)
 
 
 class Batches:
-    """A Progress that remembers how many rows each batch deleted."""
+    """A Progress that remembers how many rows each batch deleted, and when it ended."""
 
     def __init__(self) -> None:
         self.total: float | None = None
         self.sizes: list[float] = []
+        self.ended: list[float] = []
 
     def stage(self, description: str, total: float | None = None) -> None:
         self.total = total
 
     def advance(self, amount: float = 1) -> None:
         self.sizes.append(amount)
+        self.ended.append(time.monotonic())
 
 
 @pytest.fixture
@@ -100,6 +104,42 @@ async def test_cleanup_deletes_stale_sessions_in_batches_and_audits_once(
     assert await remaining(owner_engine) == ALL - STALE
     [(user_id, resource, details)] = await cleanup_audits(owner_engine)
     assert (user_id, resource, details["deleted"]) == (None, "SESSION", 4)
+
+
+async def test_the_pause_spaces_the_batches_out(
+    settings: Settings, factory: async_sessionmaker[AsyncSession], sessions: None
+) -> None:
+    batches = Batches()
+    paced = settings.model_copy(
+        update={"session_cleanup_batch_size": 1, "session_cleanup_pause": 150}
+    )
+    started = time.monotonic()
+    result = await cleanup_sessions(factory, paced, context=SYSTEM, progress=batches)
+    assert (result.deleted, batches.sizes) == (4, [1, 1, 1, 1, 0])
+    # Lower bounds only: each batch after the first began at least the pause after the last.
+    assert all(later - earlier >= 0.150 for earlier, later in pairwise(batches.ended))
+    assert time.monotonic() - started >= 4 * 0.150
+
+
+async def test_a_pause_of_zero_never_waits(
+    settings: Settings,
+    factory: async_sessionmaker[AsyncSession],
+    sessions: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    waits: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def recording_sleep(delay: float) -> None:
+        waits.append(delay)
+        await real_sleep(delay)
+
+    monkeypatch.setattr(asyncio, "sleep", recording_sleep)
+    unpaced = settings.model_copy(
+        update={"session_cleanup_batch_size": 1, "session_cleanup_pause": 0}
+    )
+    assert (await cleanup_sessions(factory, unpaced, context=SYSTEM)).deleted == 4
+    assert waits == []
 
 
 async def test_a_second_run_while_one_holds_the_lock_does_nothing(
