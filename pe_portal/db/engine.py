@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.util import greenlet_spawn
 
 from pe_portal.config import Settings
+from pe_portal.db.pool import FairAsyncPool
 
 # libpq's sslmode values and what asyncpg's `ssl` argument calls them.
 _SSLMODES = {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}
@@ -42,6 +43,7 @@ def create_engine(settings: Settings, url: str, *, pool_size: int | None = None)
         pool_size=pool_size or settings.database_pool_size,
         max_overflow=0,
         pool_timeout=settings.pool_timeout_seconds,
+        poolclass=FairAsyncPool,
         connect_args={
             "timeout": min(settings.pool_timeout_seconds, 10.0),
             "command_timeout": 60,
