@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pe_portal.config import Settings
 from pe_portal.db.engine import create_engine
+from pe_portal.db.pool import FairAsyncPool
 
 
 @pytest.fixture
@@ -23,6 +24,12 @@ async def one_connection(settings: Settings, engine: AsyncEngine) -> AsyncIterat
     )
     yield single
     await single.dispose()
+
+
+def _checked_out(engine: AsyncEngine) -> int:
+    pool = engine.sync_engine.pool
+    assert isinstance(pool, FairAsyncPool)
+    return pool.checkedout()
 
 
 async def _borrow(engine: AsyncEngine, name: str, served: list[str]) -> None:
@@ -55,7 +62,7 @@ async def test_a_waiter_that_times_out_costs_no_connection(one_connection: Async
 
     again = await asyncio.wait_for(one_connection.raw_connection(), timeout=0.2)
     again.close()
-    assert one_connection.sync_engine.pool.checkedout() == 0
+    assert _checked_out(one_connection) == 0
 
 
 async def test_a_cancelled_waiter_costs_no_connection(one_connection: AsyncEngine) -> None:
@@ -69,4 +76,4 @@ async def test_a_cancelled_waiter_costs_no_connection(one_connection: AsyncEngin
 
     await asyncio.wait_for(patient, timeout=0.2)
     assert served == ["patient"]
-    assert one_connection.sync_engine.pool.checkedout() == 0
+    assert _checked_out(one_connection) == 0
