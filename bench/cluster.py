@@ -38,6 +38,7 @@ class BenchDatabase:
             # The scheduled cleanup would run inside other scenarios; its scenario runs it itself.
             "SESSION_CLEANUP_INTERVAL": "0",
             "ACCESS_TOKEN_TTL": "3600",  # outlives the whole run
+            "LOG_FORMAT": "json",  # production's format (ENV=development would pick console lines)
             **extra,
         }
 
