@@ -10,6 +10,7 @@ from pe_portal.audit.models import AuditAction, AuditResource
 from pe_portal.audit.service import RequestContext, email_digest, record
 from pe_portal.auth import lockout
 from pe_portal.auth.passwords import (
+    admitted,
     burn_equal_time,
     check_length,
     check_policy,
@@ -83,6 +84,22 @@ async def login(
 ) -> TokenPair:
     """Check the credentials and open a session; one generic failure for every wrong case."""
     check_length(password)
+    async with admitted():  # first: when bcrypt is saturated, refuse before any other work
+        return await _login(
+            session, email=email, password=password, context=context, settings=settings,
+            access=access,
+        )  # fmt: skip
+
+
+async def _login(
+    session: AsyncSession,
+    *,
+    email: str,
+    password: str,
+    context: RequestContext,
+    settings: Settings,
+    access: AccessTokens,
+) -> TokenPair:
     key = _login_key(email)
     digest = email_digest(key)
     candidate = await _find_candidate(session, key)
