@@ -23,10 +23,12 @@ MAX_PASSWORD_BYTES = 72  # bcrypt reads no further; longer is refused, never tru
 _KNOWN_PREFIXES = (b"$2a$", b"$2b$", b"$2y$")
 
 # bcrypt releases the GIL, so a pool with a thread per core runs as many hashes as there are
-# cores. Its threads run at the lowest CPU priority: when requests need the CPU the event loop
-# gets it first, and when they do not, bcrypt uses every core (docs/benchmarks.md).
+# cores. Its threads run at a low CPU priority (nice 15, a thirtieth of an event loop's share
+# when both want a core): requests keep the CPU they need, and when nothing else runs bcrypt uses
+# every core. Measured on 2 cores (docs/benchmarks.md): at nice 10 a sign-in storm tripled the
+# read p99; at 15 it adds half, and sign-ins slow to a trickle only while reads saturate the CPU.
 _WORKERS = max(2, os.cpu_count() or 2)
-_LOWEST_PRIORITY = 19
+_LOW_PRIORITY = 15
 # Sign-ins in progress at once: twice the threads, so one's database work overlaps another's
 # hashing. Others wait their turn in order, for at most a second; beyond that wait, or that
 # many waiting, the answer is 503 busy. A refused attempt has cost nothing but its request.
@@ -38,7 +40,7 @@ _MAX_WAIT_SECONDS = 1.0
 def _lower_priority() -> None:
     """Runs in each new bcrypt thread; Linux applies a nice value to the thread alone."""
     with contextlib.suppress(OSError, AttributeError):  # other systems: normal priority
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), _LOWEST_PRIORITY)
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), _LOW_PRIORITY)
 
 
 _executor = ThreadPoolExecutor(

@@ -144,10 +144,8 @@ async def test_killed_database_fails_fast_and_recovers_without_losing_acknowledg
     assert ready_while_down == 503
     assert 503 in ledger.down_statuses
     unexpected = [status for status in ledger.statuses if status >= 500 and status != 503]
-    # Known finding (test_findings.py, strict xfail): "the database system is starting up" is
-    # answered 500, not 503. Any other 5xx fails here.
-    known = log.count("asyncpg.exceptions.CannotConnectNowError:")
-    assert len(unexpected) <= known == log.count("unhandled error"), _errors(log)
+    assert unexpected == [], _errors(log)  # "starting up" too is 503 (test_findings.py)
+    assert "unhandled error" not in log, _errors(log)
     assert after.status_code == 200
     await _assert_acknowledged_writes_exist(own_cluster.urls, ledger)
 
