@@ -195,7 +195,7 @@ async def refresh(
     rotation = await sessions.rotate(
         session, presented=refresh_token, context=context, settings=settings
     )
-    user = await users.get(session, user_id=rotation.row.user_id)
+    user = rotation.user
     if not user.is_active:
         raise Unauthenticated("This account is deactivated.", code="account_inactive")
     if not rotation.replayed:

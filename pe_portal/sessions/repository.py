@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from pe_portal.db.base import aware_utc, naive_utc
 from pe_portal.db.engine import DriverConnections
 from pe_portal.sessions.models import Session
-from pe_portal.users.models import Account
+from pe_portal.users.models import Account, User
 
 
 async def find_valid_by_digest(
@@ -57,11 +57,21 @@ async def active_account(
     )  # fmt: skip
 
 
-async def get_for_update(session: AsyncSession, session_id: str) -> Session | None:
-    """A session row locked for this transaction: concurrent refreshes of one token serialise."""
-    query = select(Session).where(Session.id == session_id).with_for_update()
+async def get_with_user_for_update(
+    session: AsyncSession, session_id: str
+) -> tuple[Session, User] | None:
+    """A session row locked for this transaction (concurrent refreshes of one token serialise),
+    with its user, in one round trip. Only the session row is locked."""
+    query = (
+        select(Session, User)
+        .join(User, User.id == Session.user_id)
+        .where(Session.id == session_id)
+        .with_for_update(of=Session)
+    )
     # populate_existing: a row already in the identity map must be re-read under the lock.
-    return await session.scalar(query.execution_options(populate_existing=True))
+    result = await session.execute(query.execution_options(populate_existing=True))
+    found = result.first()
+    return None if found is None else (found[0], found[1])
 
 
 async def list_live_for_user(

@@ -19,12 +19,13 @@ from pe_portal.ops import metrics
 from pe_portal.sessions import repository
 from pe_portal.sessions.models import Session
 from pe_portal.users import notices
-from pe_portal.users.models import Account
+from pe_portal.users.models import Account, User
 
 
 @dataclass(frozen=True)
 class Rotation:
     row: Session
+    user: User
     refresh_token: tokens.RefreshToken
     replayed: bool  # True: a just-rotated token inside the grace window got the current one
 
@@ -55,10 +56,11 @@ async def rotate(
 ) -> Rotation:
     """Exchange a refresh token for its successor on the same row (DESIGN 6)."""
     token = tokens.parse_refresh_token(settings.secret_key, presented)
-    row = await repository.get_for_update(session, token.session_id)
+    found = await repository.get_with_user_for_update(session, token.session_id)
     now = utcnow()
-    if row is None or row.is_revoked:
+    if found is None or found[0].is_revoked:
         raise Unauthenticated("This session has ended; sign in again.", code="session_revoked")
+    row, user = found
     if row.expires_at <= now:
         raise Unauthenticated("This session has expired; sign in again.", code="session_expired")
     successor = tokens.refresh_token(settings.secret_key, row.id, token.generation + 1)
@@ -67,11 +69,11 @@ async def rotate(
         row.expires_at = _sliding_expiry(row.created_at, now, settings)
         row.updated_at = now
         row.ip_address = context.ip_address or row.ip_address
-        await session.flush()
-        return Rotation(row, successor, replayed=False)
+        # Flushed with the caller's audit row: one unit-of-work pass, not two.
+        return Rotation(row, user, successor, replayed=False)
     within_grace = now - row.updated_at <= timedelta(seconds=settings.refresh_reuse_grace)
     if successor.digest == row.refresh_token and within_grace:
-        return Rotation(row, successor, replayed=True)
+        return Rotation(row, user, successor, replayed=True)
     await _revoke_for_reuse(session, row=row, context=context, now=now)
     raise Unauthenticated(
         "This refresh token was already used; the session has been revoked for safety.",
