@@ -85,28 +85,35 @@ async def login(
     """Check the credentials and open a session; one generic failure for every wrong case."""
     check_length(password)
     async with admitted():  # first: when bcrypt is saturated, refuse before any other work
-        return await _login(
-            session, email=email, password=password, context=context, settings=settings,
-            access=access,
+        key = _login_key(email)
+        digest = email_digest(key)
+        candidate = await _find_candidate(session, key)
+        await lockout.refuse_if_locked(
+            session, email_digest=digest, user_id=candidate.user_id, context=context,
+            settings=settings,
+        )  # fmt: skip
+        await release_connection(session)  # bcrypt must not hold a pooled connection
+        user_id, upgraded = await _verified(
+            session, candidate=candidate, password=password, digest=digest, context=context,
+            settings=settings,
+        )  # fmt: skip
+        return await _open_session(
+            session, user_id=user_id, upgraded_hash=upgraded, context=context,
+            settings=settings, access=access,
         )  # fmt: skip
 
 
-async def _login(
+async def _verified(
     session: AsyncSession,
     *,
-    email: str,
+    candidate: _Candidate,
     password: str,
+    digest: str,
     context: RequestContext,
     settings: Settings,
-    access: AccessTokens,
-) -> TokenPair:
-    key = _login_key(email)
-    digest = email_digest(key)
-    candidate = await _find_candidate(session, key)
-    await lockout.refuse_if_locked(
-        session, email_digest=digest, user_id=candidate.user_id, context=context, settings=settings
-    )
-    await release_connection(session)  # bcrypt must not hold a pooled connection
+) -> tuple[str, str | None]:
+    """The account id and any upgraded hash when the password is right and the account active;
+    otherwise the failure is recorded (one attempt at a time per e-mail) and refused."""
     matches = await _password_matches(candidate, password)
     upgraded = (
         await _upgraded_hash(candidate, password) if matches and candidate.is_active else None
@@ -122,10 +129,7 @@ async def _login(
             context=context, settings=settings,
         )  # fmt: skip
         raise _invalid_credentials()
-    return await _open_session(
-        session, user_id=candidate.user_id, upgraded_hash=upgraded, context=context,
-        settings=settings, access=access,
-    )  # fmt: skip
+    return candidate.user_id, upgraded
 
 
 async def _find_candidate(session: AsyncSession, email: str) -> _Candidate:
