@@ -23,12 +23,12 @@ MAX_PASSWORD_BYTES = 72  # bcrypt reads no further; longer is refused, never tru
 _KNOWN_PREFIXES = (b"$2a$", b"$2b$", b"$2y$")
 
 # bcrypt releases the GIL, so a pool with a thread per core runs as many hashes as there are
-# cores. Its threads run at a low CPU priority (nice 15, a thirtieth of an event loop's share
-# when both want a core): requests keep the CPU they need, and when nothing else runs bcrypt uses
-# every core. Measured on 2 cores (docs/benchmarks.md): at nice 10 a sign-in storm tripled the
-# read p99; at 15 it adds half, and sign-ins slow to a trickle only while reads saturate the CPU.
+# cores. Its threads run at the lowest CPU priority (nice 19): requests keep the CPU they need,
+# and when nothing else runs bcrypt uses every core. Measured on 2 cores (docs/benchmarks.md):
+# at nice 10 and 15 a sign-in storm raised the read p99 up to 3.9x and 6.4x; at 19, at most 1.8x.
+# The price: while reads saturate every core, sign-ins wait (and get 503 after their second).
 _WORKERS = max(2, os.cpu_count() or 2)
-_LOW_PRIORITY = 15
+_LOW_PRIORITY = 19
 # Sign-ins in progress at once: twice the threads, so one's database work overlaps another's
 # hashing. Others wait their turn in order, for at most a second; beyond that wait, or that
 # many waiting, the answer is 503 busy. A refused attempt has cost nothing but its request.

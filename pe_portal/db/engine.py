@@ -6,7 +6,10 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
-from asyncpg.exceptions import InterfaceError  # type: ignore[import-untyped]
+from asyncpg.exceptions import (  # type: ignore[import-untyped]
+    InterfaceError,
+    InternalClientError,
+)
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -92,19 +95,21 @@ def pooled_driver_connections(engine: AsyncEngine) -> DriverConnections:
 
     For the per-request principal check only: one prepared statement on asyncpg costs about
     half the CPU of the same statement through a SQLAlchemy session, and on this hot path CPU is
-    the limit (docs/benchmarks.md). A connection that fails is invalidated, and the failure is
-    raised as ConnectionError, which the API answers with 503."""
+    the limit (docs/benchmarks.md). A connection whose statement fails or is cancelled is never
+    lent again (its protocol state is unknown); a lost connection is raised as ConnectionError,
+    which the API answers with 503."""
 
     @asynccontextmanager
     async def connection() -> AsyncIterator[Any]:
         pooled = await engine.raw_connection()
         try:
             yield pooled.driver_connection
-        except Exception as error:
-            if not _is_connection_failure(error):
-                raise
+        except BaseException as error:
             await greenlet_spawn(pooled.invalidate, error)
-            raise ConnectionError(f"database connection failed: {type(error).__name__}") from error
+            if isinstance(error, Exception) and _is_connection_failure(error):
+                message = f"database connection failed: {type(error).__name__}"
+                raise ConnectionError(message) from error
+            raise
         finally:
             # The pool's reset-on-return may await the driver, which needs SQLAlchemy's greenlet.
             await greenlet_spawn(pooled.close)
@@ -118,4 +123,5 @@ def _is_connection_failure(error: Exception) -> bool:
     sqlstate = getattr(error, "sqlstate", None)
     if isinstance(sqlstate, str):
         return sqlstate.startswith(UNAVAILABLE_SQLSTATES)
-    return isinstance(error, InterfaceError)  # "connection is closed" and the like
+    # "connection is closed", or a protocol left mid-operation by a connection that broke.
+    return isinstance(error, InterfaceError | InternalClientError)
