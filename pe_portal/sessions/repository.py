@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pe_portal.db.base import aware_utc, naive_utc
@@ -106,7 +106,6 @@ async def revoke_for_user(
 
 
 # -- maintenance: cleanup and the active-sessions gauge (used by pe_portal.ops) ------------------
-from sqlalchemy import ColumnElement, delete, func  # noqa: E402 - this section is appended by ops
 
 
 def _stale(now: datetime, revoked_before: datetime) -> ColumnElement[bool]:
