@@ -64,7 +64,7 @@ class PortalMiddleware:
         if rejection is not None:
             await _send_error(send_with_headers, *rejection)
             return
-        # Only bodies that handlers read need counting; GET and HEAD handlers read none.
+        # Only the methods whose handlers read a body need it counted (GET, HEAD: none).
         if scope["method"].encode() in _BODY_METHODS:
             receive = self._limited(receive)
         try:
