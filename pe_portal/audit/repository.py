@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from typing import Any, TypedDict, cast
@@ -10,13 +12,48 @@ from sqlalchemy import Select, Text, bindparam, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pe_portal.audit.models import AuditAction, AuditLog
-from pe_portal.db.base import UTCDateTime
+from pe_portal.db.base import UTCDateTime, naive_utc
+from pe_portal.db.engine import DriverConnection
 
 
-async def add(session: AsyncSession, entry: AuditLog) -> AuditLog:
-    session.add(entry)
+@dataclass(frozen=True, slots=True)
+class NewEntry:
+    id: str
+    user_id: str | None
+    action: str
+    resource: str | None
+    details: dict[str, Any] | None
+    ip_address: str | None
+    user_agent: str | None
+    created_at: datetime
+
+
+async def add(session: AsyncSession, entry: NewEntry) -> None:
+    """The row in the session's unit of work, flushed (so a constraint fails here, not later)."""
+    session.add(
+        AuditLog(
+            id=entry.id, user_id=entry.user_id, action=entry.action, resource=entry.resource,
+            details=entry.details, ip_address=entry.ip_address, user_agent=entry.user_agent,
+            created_at=entry.created_at,
+        )
+    )  # fmt: skip
     await session.flush()
-    return entry
+
+
+_INSERT = """
+INSERT INTO audit_logs (id, user_id, action, resource, details, ip_address, user_agent, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+"""
+
+
+async def insert(connection: DriverConnection, entry: NewEntry) -> None:
+    """The row on a driver connection, in the caller's transaction there. (SQLAlchemy's asyncpg
+    dialect gives `jsonb` a codec that takes JSON text.)"""
+    details = None if entry.details is None else json.dumps(entry.details)
+    await connection.execute(
+        _INSERT, entry.id, entry.user_id, entry.action, entry.resource, details,
+        entry.ip_address, entry.user_agent, naive_utc(entry.created_at),
+    )  # fmt: skip
 
 
 class TrailEntry(TypedDict):

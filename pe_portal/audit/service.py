@@ -16,6 +16,7 @@ from pe_portal.audit.models import AuditAction, AuditLog, AuditResource
 from pe_portal.audit.repository import TrailEntry
 from pe_portal.clock import utcnow
 from pe_portal.db.base import new_id
+from pe_portal.db.engine import DriverConnection
 from pe_portal.errors import InvalidInput
 
 
@@ -37,19 +38,20 @@ def email_digest(email: str) -> str:
 
 
 async def record(
-    session: AsyncSession,
+    target: AsyncSession | DriverConnection,
     *,
     action: AuditAction,
     resource: AuditResource | None,
     context: RequestContext,
     user_id: str | None = None,
     details: dict[str, Any] | None = None,
-) -> AuditLog:
-    """Add one audit row to the caller's transaction (it commits with the change it records)."""
+) -> None:
+    """Add one audit row to the caller's transaction (it commits with the change it records):
+    an ORM session's unit of work, or a transaction on a driver connection."""
     payload = dict(details or {})
     if context.actor is not None:
         payload.setdefault("actor", context.actor)
-    entry = AuditLog(
+    entry = repository.NewEntry(
         id=new_id(),
         user_id=user_id,
         action=action.value,
@@ -59,7 +61,10 @@ async def record(
         user_agent=context.user_agent,
         created_at=utcnow(),
     )
-    return await repository.add(session, entry)
+    if isinstance(target, AsyncSession):
+        await repository.add(target, entry)
+    else:
+        await repository.insert(target, entry)
 
 
 # -- reading a user's own trail (GET /users/me/audit-logs, the data export) ----------------------

@@ -10,6 +10,7 @@ from pe_portal.audit.service import RequestContext
 from pe_portal.auth import service
 from pe_portal.auth.tokens import AccessTokens
 from pe_portal.config import Settings
+from pe_portal.db.engine import DriverConnections
 from pe_portal.errors import InvalidInput, PortalError, RateLimited, Unavailable
 
 
@@ -47,6 +48,7 @@ def _required(form: Mapping[str, str], name: str) -> str:
 
 async def token(
     session: AsyncSession,
+    connections: DriverConnections,
     *,
     form: Mapping[str, str],
     context: RequestContext,
@@ -63,8 +65,8 @@ async def token(
             )  # fmt: skip
         if grant == "refresh_token":
             return await service.refresh(
-                session, refresh_token=_required(form, "refresh_token"), context=context,
-                settings=settings, access=access,
+                session, connections, refresh_token=_required(form, "refresh_token"),
+                context=context, settings=settings, access=access,
             )  # fmt: skip
     except OAuthError:
         raise

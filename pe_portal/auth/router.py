@@ -18,7 +18,7 @@ from pe_portal.auth.schemas import (
 )
 from pe_portal.users import service as users
 from pe_portal.users.schemas import UserRead
-from pe_portal.web.deps import ContextDep, SessionDep, SettingsDep
+from pe_portal.web.deps import ContextDep, DriverConnectionsDep, SessionDep, SettingsDep
 
 router = APIRouter(prefix="/auth", tags=["auth"], dependencies=[Depends(auth_rate_limit)])
 jwks_router = APIRouter(tags=["auth"])
@@ -93,13 +93,16 @@ async def oauth_token(
     request: Request,
     response: Response,
     session: SessionDep,
+    connections: DriverConnectionsDep,
     context: ContextDep,
     settings: SettingsDep,
     access: AccessTokensDep,
 ) -> OAuthTokenResponse:
     """OAuth 2.0 token endpoint (RFC 6749): `password` and `refresh_token` grants."""
     form = {key: value for key, value in (await request.form()).items() if isinstance(value, str)}
-    pair = await oauth.token(session, form=form, context=context, settings=settings, access=access)
+    pair = await oauth.token(
+        session, connections, form=form, context=context, settings=settings, access=access
+    )
     response.headers.update(_NO_STORE)
     return OAuthTokenResponse(
         access_token=pair.access_token, expires_in=pair.expires_in, refresh_token=pair.refresh_token
@@ -111,14 +114,15 @@ async def refresh(
     body: RefreshRequest,
     response: Response,
     session: SessionDep,
+    connections: DriverConnectionsDep,
     context: ContextDep,
     settings: SettingsDep,
     access: AccessTokensDep,
 ) -> TokenResponse:
     """Exchange a refresh token for a new pair (rotation)."""
     pair = await service.refresh(
-        session, refresh_token=body.refresh_token, context=context, settings=settings,
-        access=access,
+        session, connections, refresh_token=body.refresh_token, context=context,
+        settings=settings, access=access,
     )  # fmt: skip
     return _token_response(pair, response)
 

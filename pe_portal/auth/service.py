@@ -35,7 +35,7 @@ class TokenPair:
     access_token: str
     refresh_token: str
     expires_in: int
-    user: User
+    user: Account | User
     session_id: str
 
 
@@ -189,6 +189,7 @@ async def _open_session(
 
 async def refresh(
     session: AsyncSession,
+    connections: DriverConnections,
     *,
     refresh_token: str,
     context: RequestContext,
@@ -197,22 +198,12 @@ async def refresh(
 ) -> TokenPair:
     """Rotate the refresh token (or, in the grace window, hand back the current pair)."""
     rotation = await sessions.rotate(
-        session, presented=refresh_token, context=context, settings=settings
+        session, connections, presented=refresh_token, context=context, settings=settings
     )
-    user = rotation.user
-    if not user.is_active:
-        raise Unauthenticated("This account is deactivated.", code="account_inactive")
-    if not rotation.replayed:
-        await record(
-            session,
-            action=AuditAction.TOKEN_REFRESH,
-            resource=AuditResource.AUTH,
-            context=context,
-            user_id=user.id,
-            details={"sessionId": rotation.row.id},
-        )
-    token, ttl = access.issue(user_id=user.id, session_id=rotation.row.id, now=utcnow())
-    return TokenPair(token, rotation.refresh_token.value, ttl, user, rotation.row.id)
+    token, ttl = access.issue(
+        user_id=rotation.user.id, session_id=rotation.session_id, now=utcnow()
+    )
+    return TokenPair(token, rotation.refresh_token.value, ttl, rotation.user, rotation.session_id)
 
 
 async def authenticate(

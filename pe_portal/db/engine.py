@@ -87,7 +87,8 @@ async def release_connection(session: AsyncSession) -> None:
 UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300")
 
 # The driver's (asyncpg's) own connection, for the few statements that run on every request.
-DriverConnections = Callable[[], AbstractAsyncContextManager[Any]]
+DriverConnection = Any  # asyncpg ships no type information
+DriverConnections = Callable[[], AbstractAsyncContextManager[DriverConnection]]
 
 
 def pooled_driver_connections(engine: AsyncEngine) -> DriverConnections:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pe_portal.db.base import aware_utc, naive_utc
-from pe_portal.db.engine import DriverConnections
+from pe_portal.db.engine import DriverConnection, DriverConnections
 from pe_portal.sessions.models import Session
 from pe_portal.users.models import Account, User
 
@@ -40,6 +42,30 @@ FROM sessions s JOIN users u ON u.id = s.user_id
 WHERE s.id = $1 AND u.id = $2 AND u.is_active AND NOT s.is_revoked AND s.expires_at > $3
 """
 
+# A refresh's common case in one statement: the presented digest is swapped for its successor's
+# only while it is the current one, the session live and the account active. Row locking makes
+# concurrent refreshes of one token serialise: the losers re-check, match nothing and take the
+# locked path (grace-window replay or reuse).
+_ROTATE_CURRENT = """
+UPDATE sessions s
+SET refresh_token = $3, updated_at = $4, ip_address = COALESCE($5, s.ip_address),
+    expires_at = LEAST($6, s.created_at + $7::interval)
+FROM users u
+WHERE s.id = $1 AND s.refresh_token = $2 AND NOT s.is_revoked AND s.expires_at > $4
+  AND u.id = s.user_id AND u.is_active
+RETURNING u.id, u.email, u.first_name, u.last_name, u.is_active, u.is_verified, u.last_login,
+          u.created_at, u.updated_at
+"""
+
+
+def _account(row: Mapping[str, Any]) -> Account:
+    return Account(
+        id=row["id"], email=row["email"], first_name=row["first_name"],
+        last_name=row["last_name"], is_active=row["is_active"], is_verified=row["is_verified"],
+        last_login=aware_utc(row["last_login"]), created_at=aware_utc(row["created_at"]),
+        updated_at=aware_utc(row["updated_at"]),
+    )  # fmt: skip
+
 
 async def active_account(
     connections: DriverConnections, *, session_id: str, user_id: str, now: datetime
@@ -47,14 +73,27 @@ async def active_account(
     """The per-request check of an access token's session and account."""
     async with connections() as connection:
         row = await connection.fetchrow(_ACTIVE_ACCOUNT, session_id, user_id, naive_utc(now))
-    if row is None:
-        return None
-    return Account(
-        id=row["id"], email=row["email"], first_name=row["first_name"],
-        last_name=row["last_name"], is_active=row["is_active"], is_verified=row["is_verified"],
-        last_login=aware_utc(row["last_login"]), created_at=aware_utc(row["created_at"]),
-        updated_at=aware_utc(row["updated_at"]),
+    return None if row is None else _account(row)
+
+
+async def swap_refresh_token(
+    connection: DriverConnection,
+    *,
+    session_id: str,
+    current: str,
+    successor: str,
+    now: datetime,
+    ip_address: str | None,
+    sliding_expiry: datetime,
+    max_age: timedelta,
+) -> Account | None:
+    """Replace digest `current` by `successor` if it is the session's live token and the account
+    active; the account, or None when nothing matched."""
+    row = await connection.fetchrow(
+        _ROTATE_CURRENT, session_id, current, successor, naive_utc(now), ip_address,
+        naive_utc(sliding_expiry), max_age,
     )  # fmt: skip
+    return None if row is None else _account(row)
 
 
 async def get_with_user_for_update(

@@ -13,7 +13,7 @@ from pe_portal.auth import tokens
 from pe_portal.clock import utcnow
 from pe_portal.config import Settings
 from pe_portal.db.base import new_id
-from pe_portal.db.engine import DriverConnections
+from pe_portal.db.engine import DriverConnection, DriverConnections
 from pe_portal.errors import NotFound, Unauthenticated
 from pe_portal.ops import metrics
 from pe_portal.sessions import repository
@@ -24,8 +24,8 @@ from pe_portal.users.models import Account, User
 
 @dataclass(frozen=True)
 class Rotation:
-    row: Session
-    user: User
+    session_id: str
+    user: Account | User
     refresh_token: tokens.RefreshToken
     replayed: bool  # True: a just-rotated token inside the grace window got the current one
 
@@ -52,10 +52,44 @@ async def start(
 
 
 async def rotate(
-    session: AsyncSession, *, presented: str, context: RequestContext, settings: Settings
+    session: AsyncSession,
+    connections: DriverConnections,
+    *,
+    presented: str,
+    context: RequestContext,
+    settings: Settings,
 ) -> Rotation:
-    """Exchange a refresh token for its successor on the same row (DESIGN 6)."""
+    """Exchange a refresh token for its successor on the same row, with its audit row (DESIGN 6).
+
+    The common case (the current token of a live session) is one statement and one insert on a
+    driver connection: on this path the ORM's unit of work cost more CPU than everything else
+    (docs/benchmarks.md). Every other case takes the row's lock in the request's session."""
     token = tokens.parse_refresh_token(settings.secret_key, presented)
+    successor = tokens.refresh_token(settings.secret_key, token.session_id, token.generation + 1)
+    now = utcnow()
+    async with connections() as connection, connection.transaction():
+        account = await repository.swap_refresh_token(
+            connection, session_id=token.session_id, current=token.digest,
+            successor=successor.digest, now=now, ip_address=context.ip_address,
+            sliding_expiry=now + timedelta(seconds=settings.refresh_token_ttl),
+            max_age=timedelta(seconds=settings.session_max_age),
+        )  # fmt: skip
+        if account is not None:
+            await _record_refresh(connection, context, user_id=account.id, session=token.session_id)
+    if account is not None:
+        return Rotation(token.session_id, account, successor, replayed=False)
+    return await _rotate_locked(session, token, successor, context=context, settings=settings)
+
+
+async def _rotate_locked(
+    session: AsyncSession,
+    token: tokens.RefreshToken,
+    successor: tokens.RefreshToken,
+    *,
+    context: RequestContext,
+    settings: Settings,
+) -> Rotation:
+    """The token was not the live current one of an active account: say why, under the lock."""
     found = await repository.get_with_user_for_update(session, token.session_id)
     now = utcnow()
     if found is None or found[0].is_revoked:
@@ -63,22 +97,37 @@ async def rotate(
     row, user = found
     if row.expires_at <= now:
         raise Unauthenticated("This session has expired; sign in again.", code="session_expired")
-    successor = tokens.refresh_token(settings.secret_key, row.id, token.generation + 1)
-    if token.digest == row.refresh_token:
+    within_grace = now - row.updated_at <= timedelta(seconds=settings.refresh_reuse_grace)
+    replayed = successor.digest == row.refresh_token and within_grace
+    if token.digest != row.refresh_token and not replayed:
+        await _revoke_for_reuse(session, row=row, context=context, now=now)
+        raise Unauthenticated(
+            "This refresh token was already used; the session has been revoked for safety.",
+            code="token_reused",
+            keep_changes=True,
+        )
+    if not user.is_active:
+        raise Unauthenticated("This account is deactivated.", code="account_inactive")
+    if not replayed:
+        # Current after all: the account was reactivated after the one-statement attempt.
         row.refresh_token = successor.digest
         row.expires_at = _sliding_expiry(row.created_at, now, settings)
         row.updated_at = now
         row.ip_address = context.ip_address or row.ip_address
-        # Flushed with the caller's audit row: one unit-of-work pass, not two.
-        return Rotation(row, user, successor, replayed=False)
-    within_grace = now - row.updated_at <= timedelta(seconds=settings.refresh_reuse_grace)
-    if successor.digest == row.refresh_token and within_grace:
-        return Rotation(row, user, successor, replayed=True)
-    await _revoke_for_reuse(session, row=row, context=context, now=now)
-    raise Unauthenticated(
-        "This refresh token was already used; the session has been revoked for safety.",
-        code="token_reused",
-        keep_changes=True,
+        await _record_refresh(session, context, user_id=user.id, session=row.id)
+    return Rotation(row.id, user, successor, replayed=replayed)
+
+
+async def _record_refresh(
+    target: AsyncSession | DriverConnection, context: RequestContext, *, user_id: str, session: str
+) -> None:
+    await record(
+        target,
+        action=AuditAction.TOKEN_REFRESH,
+        resource=AuditResource.AUTH,
+        context=context,
+        user_id=user_id,
+        details={"sessionId": session},
     )
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from pe_portal.audit.service import RequestContext
 from pe_portal.config import Settings
+from pe_portal.db.engine import DriverConnections
 from pe_portal.errors import PortalError
 
 _MAX_USER_AGENT = 512
@@ -21,6 +22,11 @@ _MAX_USER_AGENT = 512
 async def get_settings_dep(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
+
+
+async def get_driver_connections(request: Request) -> DriverConnections:
+    connections: DriverConnections = request.app.state.driver_connections
+    return connections
 
 
 _READ_ONLY_METHODS = frozenset({"GET", "HEAD"})
@@ -92,4 +98,5 @@ async def request_context(
 
 SessionDep = Annotated[AsyncSession, Depends(get_db, scope="function")]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+DriverConnectionsDep = Annotated[DriverConnections, Depends(get_driver_connections)]
 ContextDep = Annotated[RequestContext, Depends(request_context)]

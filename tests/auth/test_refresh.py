@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from prometheus_client import REGISTRY
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from pe_portal.audit.service import RequestContext
 from pe_portal.clock import clock
+from pe_portal.config import Settings
+from pe_portal.sessions import service as sessions
 from tests.auth.helpers import REFRESH, SESSIONS, audit_rows, execute, scalar
 from tests.factories import SignedIn, signed_in_user
 
@@ -127,7 +134,38 @@ async def test_inactive_account_cannot_refresh(
     await execute(
         db_session, "UPDATE users SET is_active = false WHERE id = :id", id=signed.user["id"]
     )
-    assert (await _refresh(client, signed.refresh_token)).status_code == 401
+    response = await _refresh(client, signed.refresh_token)
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "account_inactive"
+    assert await audit_rows(db_session, "TOKEN_REFRESH", user_id=signed.user["id"]) == []
+
+
+async def test_a_refresh_racing_a_reactivation_rotates_once_and_is_audited(
+    client: httpx.AsyncClient, app: FastAPI, db_session: AsyncSession, settings: Settings
+) -> None:
+    """The one-statement attempt finds the account inactive; by the locked re-read it is active
+    again. The token is current, so it rotates there, like any refresh."""
+    signed = await signed_in_user(client)
+    user_id = signed.user["id"]
+    await execute(db_session, "UPDATE users SET is_active = false WHERE id = :id", id=user_id)
+    connections = app.state.driver_connections
+
+    @asynccontextmanager
+    async def reactivated_after_use() -> AsyncIterator[Any]:
+        async with connections() as connection:
+            yield connection
+        await execute(db_session, "UPDATE users SET is_active = true WHERE id = :id", id=user_id)
+
+    rotation = await sessions.rotate(
+        db_session, reactivated_after_use, presented=signed.refresh_token,
+        context=RequestContext(), settings=settings,
+    )  # fmt: skip
+    assert not rotation.replayed
+    await db_session.commit()
+    assert len(await audit_rows(db_session, "TOKEN_REFRESH", user_id=user_id)) == 1
+    await _ok(client, rotation.refresh_token.value)  # the successor is the live token
+    reused = await _refresh(client, signed.refresh_token)
+    assert reused.json()["error"]["code"] == "token_reused"
 
 
 async def _expires_at(client: httpx.AsyncClient, signed: SignedIn, access: str) -> datetime:
