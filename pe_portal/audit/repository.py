@@ -12,8 +12,7 @@ from sqlalchemy import Select, Text, bindparam, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pe_portal.audit.models import AuditAction, AuditLog
-from pe_portal.db.base import UTCDateTime, naive_utc
-from pe_portal.db.engine import DriverConnection
+from pe_portal.db.base import UTCDateTime
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +26,11 @@ class NewEntry:
     user_agent: str | None
     created_at: datetime
 
+    def details_json(self) -> str | None:
+        """`details` as a driver statement takes it: SQLAlchemy's asyncpg dialect gives `jsonb` a
+        codec that expects JSON text."""
+        return None if self.details is None else json.dumps(self.details)
+
 
 async def add(session: AsyncSession, entry: NewEntry) -> None:
     """The row in the session's unit of work, flushed (so a constraint fails here, not later)."""
@@ -38,22 +42,6 @@ async def add(session: AsyncSession, entry: NewEntry) -> None:
         )
     )  # fmt: skip
     await session.flush()
-
-
-_INSERT = """
-INSERT INTO audit_logs (id, user_id, action, resource, details, ip_address, user_agent, created_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-"""
-
-
-async def insert(connection: DriverConnection, entry: NewEntry) -> None:
-    """The row on a driver connection, in the caller's transaction there. (SQLAlchemy's asyncpg
-    dialect gives `jsonb` a codec that takes JSON text.)"""
-    details = None if entry.details is None else json.dumps(entry.details)
-    await connection.execute(
-        _INSERT, entry.id, entry.user_id, entry.action, entry.resource, details,
-        entry.ip_address, entry.user_agent, naive_utc(entry.created_at),
-    )  # fmt: skip
 
 
 class TrailEntry(TypedDict):

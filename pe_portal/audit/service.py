@@ -16,7 +16,6 @@ from pe_portal.audit.models import AuditAction, AuditLog, AuditResource
 from pe_portal.audit.repository import TrailEntry
 from pe_portal.clock import utcnow
 from pe_portal.db.base import new_id
-from pe_portal.db.engine import DriverConnection
 from pe_portal.errors import InvalidInput
 
 
@@ -37,21 +36,20 @@ def email_digest(email: str) -> str:
     return hashlib.sha256(email.encode()).hexdigest()
 
 
-async def record(
-    target: AsyncSession | DriverConnection,
+def entry(
     *,
     action: AuditAction,
     resource: AuditResource | None,
     context: RequestContext,
     user_id: str | None = None,
     details: dict[str, Any] | None = None,
-) -> None:
-    """Add one audit row to the caller's transaction (it commits with the change it records):
-    an ORM session's unit of work, or a transaction on a driver connection."""
+) -> repository.NewEntry:
+    """One audit row as the trail keeps it: a new id, the time, the operator of a CLI or studio
+    event among the details."""
     payload = dict(details or {})
     if context.actor is not None:
         payload.setdefault("actor", context.actor)
-    entry = repository.NewEntry(
+    return repository.NewEntry(
         id=new_id(),
         user_id=user_id,
         action=action.value,
@@ -61,10 +59,20 @@ async def record(
         user_agent=context.user_agent,
         created_at=utcnow(),
     )
-    if isinstance(target, AsyncSession):
-        await repository.add(target, entry)
-    else:
-        await repository.insert(target, entry)
+
+
+async def record(
+    session: AsyncSession,
+    *,
+    action: AuditAction,
+    resource: AuditResource | None,
+    context: RequestContext,
+    user_id: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Add one audit row to the caller's transaction (it commits with the change it records)."""
+    row = entry(action=action, resource=resource, context=context, user_id=user_id, details=details)
+    await repository.add(session, row)
 
 
 # -- reading a user's own trail (GET /users/me/audit-logs, the data export) ----------------------

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from pe_portal.audit.repository import NewEntry
 from pe_portal.db.base import aware_utc, naive_utc
 from pe_portal.db.engine import DriverConnection, DriverConnections
 from pe_portal.sessions.models import Session
@@ -43,18 +44,27 @@ WHERE s.id = $1 AND u.id = $2 AND u.is_active AND NOT s.is_revoked AND s.expires
 """
 
 # A refresh's common case in one statement: the presented digest is swapped for its successor's
-# only while it is the current one, the session live and the account active. Row locking makes
-# concurrent refreshes of one token serialise: the losers re-check, match nothing and take the
-# locked path (grace-window replay or reuse).
+# only while it is the current one, the session live and the account active, and the audit row
+# is written with it (one round trip, atomic without BEGIN/COMMIT). Row locking makes concurrent
+# refreshes of one token serialise: the losers re-check, match nothing and write nothing.
 _ROTATE_CURRENT = """
-UPDATE sessions s
-SET refresh_token = $3, updated_at = $4, ip_address = COALESCE($5, s.ip_address),
-    expires_at = LEAST($6, s.created_at + $7::interval)
-FROM users u
-WHERE s.id = $1 AND s.refresh_token = $2 AND NOT s.is_revoked AND s.expires_at > $4
-  AND u.id = s.user_id AND u.is_active
-RETURNING u.id, u.email, u.first_name, u.last_name, u.is_active, u.is_verified, u.last_login,
-          u.created_at, u.updated_at
+WITH rotated AS (
+    UPDATE sessions s
+    SET refresh_token = $3, updated_at = $4, ip_address = COALESCE($5, s.ip_address),
+        expires_at = LEAST($6, s.created_at + $7::interval)
+    FROM users u
+    WHERE s.id = $1 AND s.refresh_token = $2 AND NOT s.is_revoked AND s.expires_at > $4
+      AND u.id = s.user_id AND u.is_active
+    RETURNING u.id, u.email, u.first_name, u.last_name, u.is_active, u.is_verified,
+              u.last_login, u.created_at, u.updated_at
+), audited AS (
+    INSERT INTO audit_logs
+        (id, user_id, action, resource, details, ip_address, user_agent, created_at)
+    SELECT $8::text, rotated.id, $9::text, $10::text, $11::jsonb, $12::text, $13::text,
+           $14::timestamp
+    FROM rotated
+)
+SELECT * FROM rotated
 """
 
 
@@ -76,7 +86,7 @@ async def active_account(
     return None if row is None else _account(row)
 
 
-async def swap_refresh_token(
+async def rotate_current(
     connection: DriverConnection,
     *,
     session_id: str,
@@ -86,12 +96,15 @@ async def swap_refresh_token(
     ip_address: str | None,
     sliding_expiry: datetime,
     max_age: timedelta,
+    audit: NewEntry,
 ) -> Account | None:
     """Replace digest `current` by `successor` if it is the session's live token and the account
-    active; the account, or None when nothing matched."""
+    active, recording `audit` for that account; the account, or None (nothing written)."""
     row = await connection.fetchrow(
         _ROTATE_CURRENT, session_id, current, successor, naive_utc(now), ip_address,
         naive_utc(sliding_expiry), max_age,
+        audit.id, audit.action, audit.resource, audit.details_json(), audit.ip_address,
+        audit.user_agent, naive_utc(audit.created_at),
     )  # fmt: skip
     return None if row is None else _account(row)
 

@@ -7,13 +7,14 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from pe_portal.audit import service as audit
 from pe_portal.audit.models import AuditAction, AuditResource
-from pe_portal.audit.service import RequestContext, record
+from pe_portal.audit.service import RequestContext
 from pe_portal.auth import tokens
 from pe_portal.clock import utcnow
 from pe_portal.config import Settings
 from pe_portal.db.base import new_id
-from pe_portal.db.engine import DriverConnection, DriverConnections
+from pe_portal.db.engine import DriverConnections
 from pe_portal.errors import NotFound, Unauthenticated
 from pe_portal.ops import metrics
 from pe_portal.sessions import repository
@@ -61,21 +62,24 @@ async def rotate(
 ) -> Rotation:
     """Exchange a refresh token for its successor on the same row, with its audit row (DESIGN 6).
 
-    The common case (the current token of a live session) is one statement and one insert on a
-    driver connection: on this path the ORM's unit of work cost more CPU than everything else
-    (docs/benchmarks.md). Every other case takes the row's lock in the request's session."""
+    The common case (the current token of a live session) is one statement on a driver
+    connection, the audit row included: on this path the ORM's unit of work had cost more CPU
+    than everything else (docs/benchmarks.md). Every other case takes the row's lock in the
+    request's session."""
     token = tokens.parse_refresh_token(settings.secret_key, presented)
     successor = tokens.refresh_token(settings.secret_key, token.session_id, token.generation + 1)
     now = utcnow()
-    async with connections() as connection, connection.transaction():
-        account = await repository.swap_refresh_token(
+    refreshed = audit.entry(  # its user: the session's, filled in by the statement
+        action=AuditAction.TOKEN_REFRESH, resource=AuditResource.AUTH, context=context,
+        details={"sessionId": token.session_id},
+    )  # fmt: skip
+    async with connections() as connection:
+        account = await repository.rotate_current(
             connection, session_id=token.session_id, current=token.digest,
             successor=successor.digest, now=now, ip_address=context.ip_address,
             sliding_expiry=now + timedelta(seconds=settings.refresh_token_ttl),
-            max_age=timedelta(seconds=settings.session_max_age),
+            max_age=timedelta(seconds=settings.session_max_age), audit=refreshed,
         )  # fmt: skip
-        if account is not None:
-            await _record_refresh(connection, context, user_id=account.id, session=token.session_id)
     if account is not None:
         return Rotation(token.session_id, account, successor, replayed=False)
     return await _rotate_locked(session, token, successor, context=context, settings=settings)
@@ -114,21 +118,11 @@ async def _rotate_locked(
         row.expires_at = _sliding_expiry(row.created_at, now, settings)
         row.updated_at = now
         row.ip_address = context.ip_address or row.ip_address
-        await _record_refresh(session, context, user_id=user.id, session=row.id)
+        await audit.record(
+            session, action=AuditAction.TOKEN_REFRESH, resource=AuditResource.AUTH,
+            context=context, user_id=user.id, details={"sessionId": row.id},
+        )  # fmt: skip
     return Rotation(row.id, user, successor, replayed=replayed)
-
-
-async def _record_refresh(
-    target: AsyncSession | DriverConnection, context: RequestContext, *, user_id: str, session: str
-) -> None:
-    await record(
-        target,
-        action=AuditAction.TOKEN_REFRESH,
-        resource=AuditResource.AUTH,
-        context=context,
-        user_id=user_id,
-        details={"sessionId": session},
-    )
 
 
 async def _revoke_for_reuse(
@@ -136,7 +130,7 @@ async def _revoke_for_reuse(
 ) -> None:
     row.is_revoked = True
     row.updated_at = now
-    await record(
+    await audit.record(
         session,
         action=AuditAction.TOKEN_REUSE_DETECTED,
         resource=AuditResource.SESSION,
@@ -176,7 +170,7 @@ async def revoke(
     if not row.is_revoked:
         row.is_revoked = True
         row.updated_at = utcnow()
-    await record(
+    await audit.record(
         session,
         action=action,
         resource=AuditResource.SESSION,
