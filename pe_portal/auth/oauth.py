@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from pe_portal.audit.service import RequestContext
 from pe_portal.auth import service
 from pe_portal.auth.tokens import AccessTokens
 from pe_portal.config import Settings
-from pe_portal.db.engine import DriverConnections
+from pe_portal.db.engine import DriverConnections, unit_of_work
 from pe_portal.errors import InvalidInput, PortalError, RateLimited, Unavailable
 
 
@@ -47,7 +47,7 @@ def _required(form: Mapping[str, str], name: str) -> str:
 
 
 async def token(
-    session: AsyncSession,
+    units: async_sessionmaker[AsyncSession],
     connections: DriverConnections,
     *,
     form: Mapping[str, str],
@@ -59,13 +59,15 @@ async def token(
     grant = _required(form, "grant_type")
     try:
         if grant == "password":
-            return await service.login(
-                session, email=_required(form, "username"), password=_required(form, "password"),
-                context=context, settings=settings, access=access,
-            )  # fmt: skip
+            async with unit_of_work(units) as session:
+                return await service.login(
+                    session, email=_required(form, "username"),
+                    password=_required(form, "password"), context=context, settings=settings,
+                    access=access,
+                )  # fmt: skip
         if grant == "refresh_token":
             return await service.refresh(
-                session, connections, refresh_token=_required(form, "refresh_token"),
+                units, connections, refresh_token=_required(form, "refresh_token"),
                 context=context, settings=settings, access=access,
             )  # fmt: skip
     except OAuthError:

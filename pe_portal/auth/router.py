@@ -18,7 +18,13 @@ from pe_portal.auth.schemas import (
 )
 from pe_portal.users import service as users
 from pe_portal.users.schemas import UserRead
-from pe_portal.web.deps import ContextDep, DriverConnectionsDep, SessionDep, SettingsDep
+from pe_portal.web.deps import (
+    ContextDep,
+    DriverConnectionsDep,
+    SessionDep,
+    SessionFactoryDep,
+    SettingsDep,
+)
 
 router = APIRouter(prefix="/auth", tags=["auth"], dependencies=[Depends(auth_rate_limit)])
 jwks_router = APIRouter(tags=["auth"])
@@ -92,7 +98,7 @@ async def login(
 async def oauth_token(
     request: Request,
     response: Response,
-    session: SessionDep,
+    units: SessionFactoryDep,
     connections: DriverConnectionsDep,
     context: ContextDep,
     settings: SettingsDep,
@@ -101,7 +107,7 @@ async def oauth_token(
     """OAuth 2.0 token endpoint (RFC 6749): `password` and `refresh_token` grants."""
     form = {key: value for key, value in (await request.form()).items() if isinstance(value, str)}
     pair = await oauth.token(
-        session, connections, form=form, context=context, settings=settings, access=access
+        units, connections, form=form, context=context, settings=settings, access=access
     )
     response.headers.update(_NO_STORE)
     return OAuthTokenResponse(
@@ -113,7 +119,7 @@ async def oauth_token(
 async def refresh(
     body: RefreshRequest,
     response: Response,
-    session: SessionDep,
+    units: SessionFactoryDep,
     connections: DriverConnectionsDep,
     context: ContextDep,
     settings: SettingsDep,
@@ -121,7 +127,7 @@ async def refresh(
 ) -> TokenResponse:
     """Exchange a refresh token for a new pair (rotation)."""
     pair = await service.refresh(
-        session, connections, refresh_token=body.refresh_token, context=context,
+        units, connections, refresh_token=body.refresh_token, context=context,
         settings=settings, access=access,
     )  # fmt: skip
     return _token_response(pair, response)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from pe_portal.audit.models import AuditAction, AuditResource
 from pe_portal.audit.service import RequestContext, email_digest, record
@@ -188,7 +188,7 @@ async def _open_session(
 
 
 async def refresh(
-    session: AsyncSession,
+    units: async_sessionmaker[AsyncSession],
     connections: DriverConnections,
     *,
     refresh_token: str,
@@ -198,7 +198,7 @@ async def refresh(
 ) -> TokenPair:
     """Rotate the refresh token (or, in the grace window, hand back the current pair)."""
     rotation = await sessions.rotate(
-        session, connections, presented=refresh_token, context=context, settings=settings
+        units, connections, presented=refresh_token, context=context, settings=settings
     )
     token, ttl = access.issue(
         user_id=rotation.user.id, session_id=rotation.session_id, now=utcnow()

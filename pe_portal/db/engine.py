@@ -21,6 +21,7 @@ from sqlalchemy.util import greenlet_spawn
 
 from pe_portal.config import Settings
 from pe_portal.db.pool import FairAsyncPool
+from pe_portal.errors import PortalError
 
 # libpq's sslmode values and what asyncpg's `ssl` argument calls them.
 _SSLMODES = {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}
@@ -72,6 +73,20 @@ async def transaction(factory: async_sessionmaker[AsyncSession]) -> AsyncIterato
     """One unit of work: commits when the block succeeds, rolls back when it raises."""
     async with factory() as session, session.begin():
         yield session
+
+
+@asynccontextmanager
+async def unit_of_work(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """A request's unit of work: committed when the block succeeds, and when it raises a
+    PortalError that keeps its changes (a revocation that answers 401); otherwise rolled back."""
+    async with factory() as session:
+        try:
+            yield session
+        except PortalError as error:
+            if error.keep_changes:
+                await session.commit()
+            raise
+        await session.commit()
 
 
 async def release_connection(session: AsyncSession) -> None:

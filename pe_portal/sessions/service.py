@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from pe_portal.audit import service as audit
 from pe_portal.audit.models import AuditAction, AuditResource
@@ -14,7 +14,7 @@ from pe_portal.auth import tokens
 from pe_portal.clock import utcnow
 from pe_portal.config import Settings
 from pe_portal.db.base import new_id
-from pe_portal.db.engine import DriverConnections
+from pe_portal.db.engine import DriverConnections, unit_of_work
 from pe_portal.errors import NotFound, Unauthenticated
 from pe_portal.ops import metrics
 from pe_portal.sessions import repository
@@ -53,7 +53,7 @@ async def start(
 
 
 async def rotate(
-    session: AsyncSession,
+    units: async_sessionmaker[AsyncSession],
     connections: DriverConnections,
     *,
     presented: str,
@@ -65,7 +65,7 @@ async def rotate(
     The common case (the current token of a live session) is one statement on a driver
     connection, the audit row included: on this path the ORM's unit of work had cost more CPU
     than everything else (docs/benchmarks.md). Every other case takes the row's lock in the
-    request's session."""
+    unit of work."""
     token = tokens.parse_refresh_token(settings.secret_key, presented)
     successor = tokens.refresh_token(settings.secret_key, token.session_id, token.generation + 1)
     now = utcnow()
@@ -82,7 +82,8 @@ async def rotate(
         )  # fmt: skip
     if account is not None:
         return Rotation(token.session_id, account, successor, replayed=False)
-    return await _rotate_locked(session, token, successor, context=context, settings=settings)
+    async with unit_of_work(units) as session:
+        return await _rotate_locked(session, token, successor, context=context, settings=settings)
 
 
 async def _rotate_locked(

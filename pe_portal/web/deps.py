@@ -11,8 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from pe_portal.audit.service import RequestContext
 from pe_portal.config import Settings
-from pe_portal.db.engine import DriverConnections
-from pe_portal.errors import PortalError
+from pe_portal.db.engine import DriverConnections, unit_of_work
 
 _MAX_USER_AGENT = 512
 
@@ -33,20 +32,20 @@ _READ_ONLY_METHODS = frozenset({"GET", "HEAD"})
 
 
 async def get_db(request: Request) -> AsyncIterator[AsyncSession]:
-    """The request's unit of work: committed once when the handler succeeds, else rolled back.
-    GET and HEAD change nothing, so they read without a transaction (no BEGIN/COMMIT)."""
+    """The request's unit of work (see unit_of_work). GET and HEAD change nothing, so they read
+    without a transaction (no BEGIN/COMMIT)."""
     state = request.app.state
     factory: async_sessionmaker[AsyncSession] = (
         state.read_sessionmaker if request.method in _READ_ONLY_METHODS else state.sessionmaker
     )
-    async with factory() as session:
-        try:
-            yield session
-        except PortalError as error:
-            if error.keep_changes:
-                await session.commit()
-            raise
-        await session.commit()
+    async with unit_of_work(factory) as session:
+        yield session
+
+
+async def get_session_factory(request: Request) -> async_sessionmaker[AsyncSession]:
+    """For handlers that open a unit of work only on some paths (see unit_of_work)."""
+    factory: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    return factory
 
 
 def client_ip(request: Request, trusted_proxies: list[str]) -> str | None:
@@ -97,6 +96,7 @@ async def request_context(
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_db, scope="function")]
+SessionFactoryDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_session_factory)]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 DriverConnectionsDep = Annotated[DriverConnections, Depends(get_driver_connections)]
 ContextDep = Annotated[RequestContext, Depends(request_context)]

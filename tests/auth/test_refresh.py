@@ -157,7 +157,7 @@ async def test_a_refresh_racing_a_reactivation_rotates_once_and_is_audited(
         await execute(db_session, "UPDATE users SET is_active = true WHERE id = :id", id=user_id)
 
     rotation = await sessions.rotate(
-        db_session, reactivated_after_use, presented=signed.refresh_token,
+        app.state.sessionmaker, reactivated_after_use, presented=signed.refresh_token,
         context=RequestContext(), settings=settings,
     )  # fmt: skip
     assert not rotation.replayed
