@@ -60,8 +60,7 @@ def seed(run: Run, args: argparse.Namespace) -> None:
 def settle(run: Run) -> None:
     """Bring the freshly loaded tables to a live database's state before measuring: otherwise
     autovacuum (visibility map, hint bits of millions of new rows) and the checkpoint after the
-    load run during the first scenarios, on the same two cores (the 1-worker figures of runs
-    C-G came first and were the noisiest)."""
+    load may run during the first scenarios, on the same two cores."""
     for table in ("users", "user_profiles", "audit_logs", "sessions"):
         run.db.psql(f"VACUUM (ANALYZE) {table}")
     run.db.psql("CHECKPOINT")
