@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from typing import Any, TypedDict, cast
@@ -13,35 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from pe_portal.audit.models import AuditAction, AuditLog
 from pe_portal.db.base import UTCDateTime
-
-
-@dataclass(frozen=True, slots=True)
-class NewEntry:
-    id: str
-    user_id: str | None
-    action: str
-    resource: str | None
-    details: dict[str, Any] | None
-    ip_address: str | None
-    user_agent: str | None
-    created_at: datetime
-
-    def details_json(self) -> str | None:
-        """`details` as a driver statement takes it: SQLAlchemy's asyncpg dialect gives `jsonb` a
-        codec that expects JSON text."""
-        return None if self.details is None else json.dumps(self.details)
-
-
-async def add(session: AsyncSession, entry: NewEntry) -> None:
-    """The row in the session's unit of work, flushed (so a constraint fails here, not later)."""
-    session.add(
-        AuditLog(
-            id=entry.id, user_id=entry.user_id, action=entry.action, resource=entry.resource,
-            details=entry.details, ip_address=entry.ip_address, user_agent=entry.user_agent,
-            created_at=entry.created_at,
-        )
-    )  # fmt: skip
-    await session.flush()
 
 
 class TrailEntry(TypedDict):
@@ -54,6 +24,25 @@ class TrailEntry(TypedDict):
     ip_address: str | None
     user_agent: str | None
     created_at: datetime
+
+
+class NewEntry(TrailEntry):
+    """A row to append: a trail row, and whose it is."""
+
+    user_id: str | None
+
+
+def details_json(entry: NewEntry) -> str | None:
+    """`details` as a driver statement takes it: SQLAlchemy's asyncpg dialect gives `jsonb` a
+    codec that expects JSON text."""
+    details = entry["details"]
+    return None if details is None else json.dumps(details)
+
+
+async def add(session: AsyncSession, entry: NewEntry) -> None:
+    """The row in the session's unit of work, flushed (so a constraint fails here, not later)."""
+    session.add(AuditLog(**entry))
+    await session.flush()
 
 
 _c = AuditLog.__table__.c

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from pe_portal.audit.repository import NewEntry
+from pe_portal.audit.repository import NewEntry, details_json
 from pe_portal.db.base import aware_utc, naive_utc
 from pe_portal.db.engine import DriverConnection, DriverConnections
 from pe_portal.sessions.models import Session
@@ -103,8 +103,8 @@ async def rotate_current(
     row = await connection.fetchrow(
         _ROTATE_CURRENT, session_id, current, successor, naive_utc(now), ip_address,
         naive_utc(sliding_expiry), max_age,
-        audit.id, audit.action, audit.resource, audit.details_json(), audit.ip_address,
-        audit.user_agent, naive_utc(audit.created_at),
+        audit["id"], audit["action"], audit["resource"], details_json(audit),
+        audit["ip_address"], audit["user_agent"], naive_utc(audit["created_at"]),
     )  # fmt: skip
     return None if row is None else _account(row)
 
