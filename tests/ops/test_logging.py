@@ -11,9 +11,12 @@ import httpx
 import pytest
 import structlog
 from fastapi import FastAPI
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pe_portal.config import Settings
-from pe_portal.ops.logging import build_formatter, log_format
+from pe_portal.ops.logging import _SECRET_TEXT as SECRET_PATTERNS
+from pe_portal.ops.logging import build_formatter, log_format, redact_text, request_id_var
 
 JWT = "eyJhbGciOiJFZERTQSIsImtpZCI6ImsxIn0.eyJzdWIiOiJ1MSIsInNpZCI6InMxIn0.c2lnbmF0dXJlLWJ5dGVz"
 BCRYPT = "$2b$12$" + "N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy"
@@ -100,3 +103,54 @@ def test_production_logs_json_unless_told_otherwise(monkeypatch: pytest.MonkeyPa
     assert log_format(Settings(**production, _env_file=None)) == "json"  # type: ignore[arg-type]
     explicit = Settings(**production, log_format="console", _env_file=None)  # type: ignore[arg-type]
     assert log_format(explicit) == "console"
+
+
+def _access_record(path: str) -> logging.LogRecord:
+    """The record uvicorn logs after each response."""
+    args = ("127.0.0.1:5555", "GET", path, "1.1", 200)
+    record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, "%s - \"%s %s HTTP/%s\" %d", args, None)  # fmt: skip
+    return record
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/users/me", "/api/v1/users/me/audit-logs?action=LOGIN&limit=5", "/ä?q=\"'"]
+)
+def test_an_access_line_is_the_line_the_general_chain_writes(path: str) -> None:
+    formatter = build_formatter("json")
+    request_id_var.set("req-7")
+    direct = json.loads(formatter.format(_access_record(path)))
+    chained = json.loads(
+        structlog.stdlib.ProcessorFormatter.format(formatter, _access_record(path))
+    )
+    assert direct.pop("timestamp")[:16] == chained.pop("timestamp")[:16]
+    assert list(direct.items()) == list(chained.items())
+    assert (direct["path"], direct["request_id"]) == (path, "req-7")
+
+
+def test_an_access_line_with_a_secret_in_its_path_is_redacted() -> None:
+    line = build_formatter("json").format(_access_record(f"/reset?token=raw-reset-token&j={JWT}"))
+    assert "raw-reset-token" not in line
+    assert JWT not in line
+    assert json.loads(line)["path"] == "/reset?token=[REDACTED]&j=[REDACTED]"
+
+
+# Each secret shape the patterns know, including letters IGNORECASE equates with ASCII ones.
+SECRET_SHAPES = [
+    JWT, BCRYPT, DIGEST, "password=x", "PWD: x", "Secret=x", "refreshToken=x", "api-key=x",
+    "Bearer x", "Basic dXNlcg==", "bas\u0131c x", "pa\u017f\u017fword=x", "api_\u212aey=x",
+    "postgresql://app:pw@db", "",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("shape", SECRET_SHAPES)
+@given(before=st.text(max_size=8), after=st.text(max_size=8))
+def test_the_quick_secret_check_never_lets_a_secret_through(
+    shape: str, before: str, after: str
+) -> None:
+    """redact_text skips the patterns for text its quick check clears; that must never change
+    the outcome of running them all."""
+    text = before + shape + after
+    expected = text
+    for pattern, replacement in SECRET_PATTERNS:
+        expected = pattern.sub(replacement, expected)
+    assert redact_text(text) == expected
