@@ -207,13 +207,13 @@ async def refresh(
 
 
 async def authenticate(
-    connections: DriverConnections, *, token: str, access: AccessTokens
+    active_accounts: sessions.ActiveAccounts, *, token: str, access: AccessTokens
 ) -> Principal:
     """The principal behind a bearer token: signature, expiry, then one indexed check that the
     account is active and the session not revoked (DESIGN 7)."""
     claims = access.verify(token, now=utcnow())
     account = await sessions.active_account(
-        connections, session_id=claims.session_id, user_id=claims.user_id
+        active_accounts, session_id=claims.session_id, user_id=claims.user_id
     )
     if account is None:
         raise Unauthenticated(

@@ -109,9 +109,9 @@ DriverConnections = Callable[[], AbstractAsyncContextManager[DriverConnection]]
 def pooled_driver_connections(engine: AsyncEngine) -> DriverConnections:
     """Driver connections lent by the engine's pool, outside any transaction.
 
-    For the per-request principal check only: one prepared statement on asyncpg costs about
-    half the CPU of the same statement through a SQLAlchemy session, and on this hot path CPU is
-    the limit (docs/benchmarks.md). A connection whose statement fails or is cancelled is never
+    For the statements on the hot paths only (the per-request principal check, a refresh's
+    rotation): one prepared statement on asyncpg costs about half the CPU of the same statement
+    through a SQLAlchemy session, and there CPU is the limit (docs/benchmarks.md). A connection whose statement fails or is cancelled is never
     lent again (its protocol state is unknown); a lost connection is raised as ConnectionError,
     which the API answers with 503."""
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from pe_portal.audit.repository import NewEntry, details_json
 from pe_portal.db.base import aware_utc, naive_utc
-from pe_portal.db.engine import DriverConnection, DriverConnections
+from pe_portal.db.engine import DriverConnection
 from pe_portal.sessions.models import Session
 from pe_portal.users.models import Account, User
 
@@ -34,13 +34,24 @@ async def add(session: AsyncSession, row: Session) -> Session:
     return row
 
 
-# Runs on every authenticated request, straight on the driver (see pooled_driver_connections):
-# the user, if active, and the session, if neither revoked nor expired; two primary-key lookups.
-_ACTIVE_ACCOUNT = """
-SELECT u.id, u.email, u.first_name, u.last_name, u.is_active, u.is_verified, u.last_login,
-       u.created_at, u.updated_at
-FROM sessions s JOIN users u ON u.id = s.user_id
-WHERE s.id = $1 AND u.id = $2 AND u.is_active AND NOT s.is_revoked AND s.expires_at > $3
+# Runs for every authenticated request, straight on the driver and batched (see BatchedLookup):
+# for each (session, user) pair, the user if active and the session neither revoked nor expired;
+# `i` numbers the pairs as sent. Each pair is exactly two primary-key probes whatever the
+# statistics say: the liveness test sits outside the LIMIT (which PostgreSQL never pushes a
+# condition through; there is at most one row anyway), so the planner cannot choose to scan the
+# live-sessions index instead, which it would when it believes few sessions are live.
+ACTIVE_ACCOUNTS = """
+SELECT k.i, a.*
+FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(session_id, user_id, i)
+CROSS JOIN LATERAL (
+    SELECT u.id, u.email, u.first_name, u.last_name, u.is_active, u.is_verified, u.last_login,
+           u.created_at, u.updated_at,
+           u.is_active AND NOT s.is_revoked AND s.expires_at > $3 AS live
+    FROM sessions s JOIN users u ON u.id = s.user_id
+    WHERE s.id = k.session_id AND u.id = k.user_id
+    LIMIT 1
+) AS a
+WHERE a.live
 """
 
 # A refresh's common case in one statement: the presented digest is swapped for its successor's
@@ -77,13 +88,18 @@ def _account(row: Mapping[str, Any]) -> Account:
     )  # fmt: skip
 
 
-async def active_account(
-    connections: DriverConnections, *, session_id: str, user_id: str, now: datetime
-) -> Account | None:
-    """The per-request check of an access token's session and account."""
-    async with connections() as connection:
-        row = await connection.fetchrow(_ACTIVE_ACCOUNT, session_id, user_id, naive_utc(now))
-    return None if row is None else _account(row)
+SessionOfUser = tuple[str, str]  # (session id, user id), as an access token names them
+
+
+async def active_accounts(
+    connection: DriverConnection, pairs: Sequence[SessionOfUser], *, now: datetime
+) -> dict[SessionOfUser, Account]:
+    """The per-request check of access tokens' sessions and accounts, many at once: the account
+    of each pair whose user is active and whose session is live."""
+    rows = await connection.fetch(
+        ACTIVE_ACCOUNTS, [pair[0] for pair in pairs], [pair[1] for pair in pairs], naive_utc(now)
+    )
+    return {pairs[row["i"] - 1]: _account(row) for row in rows}
 
 
 async def rotate_current(

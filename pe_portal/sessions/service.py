@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -14,7 +15,8 @@ from pe_portal.auth import tokens
 from pe_portal.clock import utcnow
 from pe_portal.config import Settings
 from pe_portal.db.base import new_id
-from pe_portal.db.engine import DriverConnections, unit_of_work
+from pe_portal.db.batch import BatchedLookup
+from pe_portal.db.engine import DriverConnection, DriverConnections, unit_of_work
 from pe_portal.errors import NotFound, Unauthenticated
 from pe_portal.ops import metrics
 from pe_portal.sessions import repository
@@ -143,13 +145,25 @@ async def _revoke_for_reuse(
     await notices.token_reuse(session, user_id=row.user_id)
 
 
+ActiveAccounts = BatchedLookup[repository.SessionOfUser, Account]
+
+
+def active_accounts(connections: DriverConnections) -> ActiveAccounts:
+    """The check every authenticated request makes, batched across concurrent requests."""
+
+    async def fetch(
+        connection: DriverConnection, pairs: Sequence[repository.SessionOfUser]
+    ) -> dict[repository.SessionOfUser, Account]:
+        return await repository.active_accounts(connection, pairs, now=utcnow())
+
+    return BatchedLookup(connections, fetch)
+
+
 async def active_account(
-    connections: DriverConnections, *, session_id: str, user_id: str
+    lookup: ActiveAccounts, *, session_id: str, user_id: str
 ) -> Account | None:
     """The account behind an access token, if it is active and the session live."""
-    return await repository.active_account(
-        connections, session_id=session_id, user_id=user_id, now=utcnow()
-    )
+    return await lookup.get((session_id, user_id))
 
 
 async def list_live(session: AsyncSession, *, user_id: str) -> list[Session]:

@@ -29,6 +29,7 @@ from pe_portal.mail import outbox as mail_outbox
 from pe_portal.ops import cleanup, metrics
 from pe_portal.ops.router import router as ops_router
 from pe_portal.profiles.router import router as profiles_router
+from pe_portal.sessions import service as sessions
 from pe_portal.sessions.router import router as sessions_router
 from pe_portal.users.router import router as users_router
 from pe_portal.web import errors
@@ -71,6 +72,7 @@ def create_app(
         app.state.sessionmaker = create_sessionmaker(app.state.engine)
         app.state.read_sessionmaker = create_read_sessionmaker(app.state.engine)
         app.state.driver_connections = pooled_driver_connections(app.state.engine)
+        app.state.active_accounts = sessions.active_accounts(app.state.driver_connections)
         session_cleanup = cleanup.start_scheduler(app.state.sessionmaker, settings)
         metrics.track_pool(app.state.engine)
         _tune_garbage_collector()
@@ -96,6 +98,7 @@ def create_app(
         # A handed-in sessionmaker (tests) serves reads too, so they see the test's data.
         app.state.read_sessionmaker = sessionmaker or create_read_sessionmaker(engine)
         app.state.driver_connections = driver_connections or pooled_driver_connections(engine)
+        app.state.active_accounts = sessions.active_accounts(app.state.driver_connections)
     app.state.access_tokens = AccessTokens(
         KeyRing(settings.jwt_keys_dir),
         issuer=settings.jwt_issuer,

@@ -110,3 +110,31 @@ async def test_audit_trail_filtered_by_action_uses_the_composite_index(
         ),
     )
     assert "idx_audit_logs_composite" in plan, plan
+
+
+async def test_the_per_request_check_probes_primary_keys_even_when_no_session_looks_live(
+    analysed_session: AsyncSession,
+) -> None:
+    """Every session expired, statistics fresh: the planner believes no session is live, which
+    is when it would rather walk the live-sessions index than probe each session by its key."""
+    await analysed_session.execute(
+        text(
+            "INSERT INTO sessions (id, user_id, refresh_token, expires_at) "
+            "SELECT 's' || g, 'u' || (g % 300 + 1), 'r' || g, timestamp '2026-01-01' "
+            "FROM generate_series(1, 3000) g"
+        )
+    )
+    await analysed_session.execute(text("ANALYZE sessions"))
+    await analysed_session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+    pairs = [(f"s{g}", f"u{g % 300 + 1}") for g in range(1, 21)]
+    connection = await (await analysed_session.connection()).get_raw_connection()
+    rows = await connection.driver_connection.fetch(
+        "EXPLAIN " + sessions_repository.ACTIVE_ACCOUNTS,
+        [session_id for session_id, _ in pairs],
+        [user_id for _, user_id in pairs],
+        datetime(2026, 6, 1),  # noqa: DTZ001 - the column is UTC without a zone
+    )
+    plan = "\n".join(row[0] for row in rows)
+    assert "sessions_pkey" in plan, plan
+    assert "users_pkey" in plan, plan
+    assert "idx_sessions_active" not in plan, plan
