@@ -127,8 +127,10 @@ async def test_the_per_request_check_probes_primary_keys_even_when_no_session_lo
     await analysed_session.execute(text("ANALYZE sessions"))
     await analysed_session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
     pairs = [(f"s{g}", f"u{g % 300 + 1}") for g in range(1, 21)]
-    connection = await (await analysed_session.connection()).get_raw_connection()
-    rows = await connection.driver_connection.fetch(
+    raw = await (await analysed_session.connection()).get_raw_connection()
+    driver = raw.driver_connection
+    assert driver is not None
+    rows = await driver.fetch(
         "EXPLAIN " + sessions_repository.ACTIVE_ACCOUNTS,
         [session_id for session_id, _ in pairs],
         [user_id for _, user_id in pairs],
