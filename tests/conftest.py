@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from pe_portal.clock import clock
 from pe_portal.config import Settings
 from pe_portal.db.embedded import APP_ROLE, OWNER_ROLE, EmbeddedCluster
-from pe_portal.db.engine import DriverConnections, create_engine, create_sessionmaker
+from pe_portal.db.engine import DriverConnections, create_engine
 from pe_portal.db.runtime import DatabaseUrls, deploy
 from pe_portal.web.app import create_app
 
@@ -162,7 +162,7 @@ async def committed(owner_engine: AsyncEngine) -> AsyncIterator[None]:
 @pytest.fixture
 def live_app(settings: Settings, engine: AsyncEngine, committed: None) -> FastAPI:
     """The app with its real unit-of-work (each request commits), for concurrency tests."""
-    return create_app(settings, engine=engine, sessionmaker=create_sessionmaker(engine))
+    return create_app(settings, engine=engine)
 
 
 @pytest.fixture

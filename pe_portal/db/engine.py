@@ -68,6 +68,13 @@ def create_read_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSes
     )
 
 
+def create_snapshot_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions whose reads all see one moment: a read-only REPEATABLE READ transaction, for a
+    read that spans several tables and must agree with itself (an account export)."""
+    snapshot = engine.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+    return async_sessionmaker(snapshot, expire_on_commit=False)
+
+
 @asynccontextmanager
 async def transaction(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
     """One unit of work: commits when the block succeeds, rolls back when it raises."""

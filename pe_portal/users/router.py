@@ -10,7 +10,7 @@ from pe_portal.users import service
 from pe_portal.users.export_schemas import AccountExport
 from pe_portal.users.models import Account
 from pe_portal.users.schemas import AccountDelete, UserRead, UserUpdate
-from pe_portal.web.deps import ContextDep, SessionDep
+from pe_portal.web.deps import ContextDep, SessionDep, SnapshotDep
 
 router = APIRouter(prefix="/users/me", tags=["account"])
 
@@ -41,9 +41,11 @@ async def delete_me(
 
 
 @router.get("/export", response_model=AccountExport)
-async def export_me(user: CurrentUserDep, session: SessionDep, response: Response) -> AccountExport:
-    """Everything held about the user, as one JSON document."""
-    data = await service.export_account(session, user=user)
+async def export_me(
+    principal: PrincipalDep, snapshot: SnapshotDep, response: Response
+) -> AccountExport:
+    """Everything held about the user, as one JSON document read from one snapshot."""
+    data = await service.export_account(snapshot, user_id=principal.user_id)
     now = utcnow()
     response.headers["Content-Disposition"] = (
         f'attachment; filename="pe-portal-export-{now:%Y%m%d}.json"'

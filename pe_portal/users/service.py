@@ -228,11 +228,13 @@ class AccountData:
     audit_logs: list[AuditLog]
 
 
-async def export_account(session: AsyncSession, *, user: User) -> AccountData:
-    """The account, its profile, its live sessions and its whole audit trail."""
+async def export_account(snapshot: AsyncSession, *, user_id: str) -> AccountData:
+    """The account, its profile, its live sessions and its whole audit trail, as they stood at
+    one moment: `snapshot` reads them all in one transaction's snapshot, so an action taken
+    meanwhile appears everywhere (its row and its audit row) or nowhere."""
     return AccountData(
-        user=user,
-        profile=await profiles.find(session, user_id=user.id),
-        sessions=await sessions.list_live(session, user_id=user.id),
-        audit_logs=await full_trail(session, user_id=user.id),
+        user=await get(snapshot, user_id=user_id),
+        profile=await profiles.find(snapshot, user_id=user_id),
+        sessions=await sessions.list_live(snapshot, user_id=user_id),
+        audit_logs=await full_trail(snapshot, user_id=user_id),
     )

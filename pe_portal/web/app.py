@@ -23,6 +23,7 @@ from pe_portal.db.engine import (
     create_engine,
     create_read_sessionmaker,
     create_sessionmaker,
+    create_snapshot_sessionmaker,
     pooled_driver_connections,
 )
 from pe_portal.mail import outbox as mail_outbox
@@ -71,6 +72,7 @@ def create_app(
         app.state.engine = create_engine(settings, settings.database_url)
         app.state.sessionmaker = create_sessionmaker(app.state.engine)
         app.state.read_sessionmaker = create_read_sessionmaker(app.state.engine)
+        app.state.snapshot_sessionmaker = create_snapshot_sessionmaker(app.state.engine)
         app.state.driver_connections = pooled_driver_connections(app.state.engine)
         app.state.active_accounts = sessions.active_accounts(app.state.driver_connections)
         session_cleanup = cleanup.start_scheduler(app.state.sessionmaker, settings)
@@ -97,6 +99,7 @@ def create_app(
         app.state.sessionmaker = sessionmaker or create_sessionmaker(engine)
         # A handed-in sessionmaker (tests) serves reads too, so they see the test's data.
         app.state.read_sessionmaker = sessionmaker or create_read_sessionmaker(engine)
+        app.state.snapshot_sessionmaker = sessionmaker or create_snapshot_sessionmaker(engine)
         app.state.driver_connections = driver_connections or pooled_driver_connections(engine)
         app.state.active_accounts = sessions.active_accounts(app.state.driver_connections)
     app.state.access_tokens = AccessTokens(
