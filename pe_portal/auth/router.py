@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Depends, Request, Response, status
 
 from pe_portal.auth import oauth, service
@@ -18,6 +20,7 @@ from pe_portal.auth.schemas import (
 )
 from pe_portal.users import service as users
 from pe_portal.users.schemas import UserRead
+from pe_portal.web import API_PREFIX
 from pe_portal.web.deps import (
     ContextDep,
     DriverConnectionsDep,
@@ -25,6 +28,34 @@ from pe_portal.web.deps import (
     SessionFactoryDep,
     SettingsDep,
 )
+
+
+def _post(path: str) -> str:
+    """An OpenAPI operationRef: the POST operation at `path` (a JSON pointer into `paths`)."""
+    return "#/paths/" + f"{API_PREFIX}/auth{path}".replace("~", "~0").replace("/", "~1") + "/post"
+
+
+# OpenAPI links: which response feeds which request, so that a client (or the stateful fuzzer)
+# can follow register -> login -> refresh -> refresh ... -> logout from the document alone.
+_SIGNED_IN_LINKS: dict[str, Any] = {
+    "refresh": {
+        "operationRef": _post("/refresh"),
+        "requestBody": {"refreshToken": "$response.body#/refreshToken"},
+        "description": "Rotate this pair's refresh token.",
+    },
+    "logout": {
+        "operationRef": _post("/logout"),
+        "parameters": {"header.Authorization": "Bearer {$response.body#/accessToken}"},
+        "description": "End this session.",
+    },
+}
+_REGISTERED_LINKS: dict[str, Any] = {
+    "login": {
+        "operationRef": _post("/login"),
+        "requestBody": {"email": "$request.body#/email", "password": "$request.body#/password"},
+        "description": "Sign in to the new account.",
+    }
+}
 
 router = APIRouter(prefix="/auth", tags=["auth"], dependencies=[Depends(auth_rate_limit)])
 jwks_router = APIRouter(tags=["auth"])
@@ -42,7 +73,12 @@ def _token_response(pair: service.TokenPair, response: Response) -> TokenRespons
     )
 
 
-@router.post("/register", status_code=status.HTTP_201_CREATED, response_model=UserRead)
+@router.post(
+    "/register",
+    status_code=status.HTTP_201_CREATED,
+    response_model=UserRead,
+    responses={201: {"links": _REGISTERED_LINKS}},
+)
 async def register(
     body: RegisterRequest, session: SessionDep, context: ContextDep, settings: SettingsDep
 ) -> UserRead:
@@ -54,7 +90,7 @@ async def register(
     return UserRead.model_validate(user)
 
 
-@router.post("/login", response_model=TokenResponse)
+@router.post("/login", response_model=TokenResponse, responses={200: {"links": _SIGNED_IN_LINKS}})
 async def login(
     body: LoginRequest,
     response: Response,
@@ -115,7 +151,7 @@ async def oauth_token(
     )
 
 
-@router.post("/refresh", response_model=TokenResponse)
+@router.post("/refresh", response_model=TokenResponse, responses={200: {"links": _SIGNED_IN_LINKS}})
 async def refresh(
     body: RefreshRequest,
     response: Response,

@@ -9,7 +9,7 @@ from pydantic import Field
 from pe_portal.users.schemas import CamelModel, UserRead
 
 # Generous outer bounds; the real rules (72 bytes, e-mail syntax) answer with named errors.
-Email = Field(min_length=1, max_length=320)
+Email = Field(min_length=1, max_length=320, json_schema_extra={"format": "email"})
 Password = Field(min_length=1, max_length=1024)
 
 

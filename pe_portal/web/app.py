@@ -33,10 +33,8 @@ from pe_portal.profiles.router import router as profiles_router
 from pe_portal.sessions import service as sessions
 from pe_portal.sessions.router import router as sessions_router
 from pe_portal.users.router import router as users_router
-from pe_portal.web import errors
+from pe_portal.web import API_PREFIX, errors
 from pe_portal.web.middleware import PortalMiddleware
-
-API_PREFIX = "/api/v1"
 
 
 def _tune_garbage_collector() -> None:

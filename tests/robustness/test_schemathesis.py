@@ -1,8 +1,10 @@
 """Schemathesis over /openapi.json against the real server: no 5xx, responses that match the
-documented schemas, invalid input refused, and authenticated operations refusing no token."""
+documented schemas, invalid input refused, and authenticated operations refusing no token; and
+statefully, following the document's links: register -> login -> refresh ... -> logout."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import tempfile
 from collections.abc import Iterator
@@ -10,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import hypothesis
 import pytest
 import schemathesis
 from schemathesis import GenerationMode
@@ -57,13 +60,20 @@ def bearer(served: Served) -> dict[str, str]:
     return {"Authorization": f"Bearer {login.json()['accessToken']}"}
 
 
-def _load_schema() -> schemathesis.BaseSchema:
-    """The app's own OpenAPI document, loaded at import (pytest 9 breaks schemathesis' lazy
+def _document() -> dict[str, Any]:
+    """The app's own OpenAPI document, built at import (pytest 9 breaks schemathesis' lazy
     fixture loader); the requests go to a real server process below."""
     home = Path(tempfile.mkdtemp(prefix="pe-portal-schema-"))
     settings = Settings(env="test", jwt_keys_dir=home / "keys", mail_dir=home / "mail",
                         _env_file=None)  # fmt: skip
-    loaded = schemathesis.openapi.from_dict(create_app(settings).openapi())
+    return create_app(settings).openapi()
+
+
+DOCUMENT = _document()
+
+
+def _load_schema() -> schemathesis.BaseSchema:
+    loaded = schemathesis.openapi.from_dict(DOCUMENT)
     loaded.config.generation.update(
         modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE],
         max_examples=MAX_EXAMPLES,
@@ -81,3 +91,59 @@ schema = _load_schema()
 @schema.parametrize()
 def test_api_conforms(case: schemathesis.Case[Any], bearer: dict[str, str], served: Served) -> None:
     case.call_and_validate(base_url=served.url, headers=bearer, checks=CHECKS)
+
+
+# The sign-in flow as its links describe it; every step answered, every answer checked.
+SIGN_IN_FLOW = r"^/api/v1/auth/(register|login|refresh|logout)$"
+STATEFUL_EXAMPLES = int(os.environ.get("FUZZ_STATEFUL_EXAMPLES", "15"))
+PASSWORD_MIN_LENGTH = 12  # the server's default
+
+
+def test_the_sign_in_flow_statefully(served: Served) -> None:
+    """Scenarios that follow the links from a registration's request to a sign-in, from a
+    sign-in's tokens to refreshes, and on to a sign-out; each response is checked as above."""
+    flow = schemathesis.openapi.from_dict(DOCUMENT).include(path_regex=SIGN_IN_FLOW)
+    flow.config.generation.update(modes=[GenerationMode.POSITIVE], database="none")
+    followed: list[str] = []
+
+    registrations = itertools.count()
+
+    @flow.hook
+    def map_body(context: Any, body: Any) -> Any:
+        """Each registration a new address (the server keeps what earlier scenarios made, and a
+        scenario replayed must go as it went), with a password long enough for the default
+        PASSWORD_MIN_LENGTH (the document cannot state a configurable minimum)."""
+        if context.operation.path.endswith("/register") and isinstance(body, dict):
+            email, password = body.get("email"), body.get("password")
+            if isinstance(email, str):
+                body["email"] = f"flow{next(registrations)}.{email}"
+            if isinstance(password, str) and len(password) < PASSWORD_MIN_LENGTH:
+                body["password"] = password + "-pad-7Qx!vK2#pW9"
+        return body
+
+    class SignInFlow(flow.as_state_machine()):  # type: ignore[misc]
+        def get_call_kwargs(self, case: schemathesis.Case[Any]) -> dict[str, Any]:
+            return {"base_url": served.url}
+
+        def after_call(self, response: Any, case: schemathesis.Case[Any]) -> None:
+            followed.append(f"{case.path} {response.status_code}")
+
+        def validate_response(
+            self, response: Any, case: schemathesis.Case[Any], **kwargs: Any
+        ) -> None:
+            case.validate_response(response, checks=CHECKS, transport_kwargs=kwargs)
+
+    SignInFlow.run(
+        settings=hypothesis.settings(
+            max_examples=STATEFUL_EXAMPLES,
+            stateful_step_count=6,
+            deadline=None,
+            database=None,
+            derandomize=True,  # the same scenarios on every run: CI cannot flake on luck
+            suppress_health_check=list(hypothesis.HealthCheck),
+        )
+    )
+    # The scenarios got past the door: accounts were made and every link was followed.
+    reached = set(followed)
+    for step in ("register 201", "login 200", "refresh 200", "logout 204"):
+        assert f"/api/v1/auth/{step}" in reached, (step, sorted(reached))
