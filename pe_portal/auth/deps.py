@@ -22,7 +22,8 @@ class BearerPrincipal(OAuth2PasswordBearer):
     One dependency per authenticated request, not a scheme plus a check: FastAPI's bookkeeping
     per dependency is on the hot path of every read (docs/benchmarks.md). Being the scheme, it
     still documents the endpoint's security, and its token URL makes Swagger UI's *Authorize*
-    button speak the OAuth 2.0 password grant. No unit of work: one batched statement on the driver."""
+    button speak the OAuth 2.0 password grant. No unit of work: one batched statement on the
+    driver."""
 
     async def __call__(self, request: Request) -> Principal:  # type: ignore[override]
         token = await super().__call__(request)

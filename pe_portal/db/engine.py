@@ -118,9 +118,9 @@ def pooled_driver_connections(engine: AsyncEngine) -> DriverConnections:
 
     For the statements on the hot paths only (the per-request principal check, a refresh's
     rotation): one prepared statement on asyncpg costs about half the CPU of the same statement
-    through a SQLAlchemy session, and there CPU is the limit (docs/benchmarks.md). A connection whose statement fails or is cancelled is never
-    lent again (its protocol state is unknown); a lost connection is raised as ConnectionError,
-    which the API answers with 503."""
+    through a SQLAlchemy session, and there CPU is the limit (docs/benchmarks.md). A connection
+    whose statement fails or is cancelled is never lent again (its protocol state is unknown); a
+    lost connection is raised as ConnectionError, which the API answers with 503."""
 
     @asynccontextmanager
     async def connection() -> AsyncIterator[Any]:

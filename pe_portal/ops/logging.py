@@ -41,8 +41,9 @@ _SECRET_TEXT: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 # A cheap test that rules out most lines before any pattern runs (a search of all the patterns
 # cost ~14 µs on an access line, which is written once per request). Each pattern needs one of
-# these substrings, compared case-folded as re.IGNORECASE compares (the dotless i, U+0131, is the one letter
-# IGNORECASE takes for an ASCII one that case-folding does not), or a run of 64 hex digits.
+# these substrings, compared case-folded as re.IGNORECASE compares (the dotless i, U+0131, is
+# the one letter IGNORECASE takes for an ASCII one that case-folding does not), or a run of 64
+# hex digits.
 _SECRET_HINTS = ("eyj", "$2", "bearer", "basic", "passw", "pwd", "secret", "token", "key", "://")
 _HEX_RUN = re.compile(r"(?<![0-9a-fA-F])[0-9a-fA-F]{64}")
 

@@ -108,8 +108,8 @@ def test_production_logs_json_unless_told_otherwise(monkeypatch: pytest.MonkeyPa
 def _access_record(path: str) -> logging.LogRecord:
     """The record uvicorn logs after each response."""
     args = ("127.0.0.1:5555", "GET", path, "1.1", 200)
-    record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, "%s - \"%s %s HTTP/%s\" %d", args, None)  # fmt: skip
-    return record
+    access_format = '%s - "%s %s HTTP/%s" %d'
+    return logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, access_format, args, None)
 
 
 @pytest.mark.parametrize(

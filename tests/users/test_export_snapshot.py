@@ -33,7 +33,8 @@ async def test_an_export_is_one_snapshot_while_the_account_changes_under_it(
         async with engine.begin() as elsewhere:
             await elsewhere.execute(
                 text(
-                    "INSERT INTO audit_logs (user_id, action, resource) VALUES (:id, 'LOGIN', 'AUTH')"
+                    "INSERT INTO audit_logs (user_id, action, resource)"
+                    " VALUES (:id, 'LOGIN', 'AUTH')"
                 ),
                 {"id": me.user["id"]},
             )
