@@ -48,6 +48,24 @@ def _tune_garbage_collector() -> None:
     gc.set_threshold(20_000, 20, 20)
 
 
+def _attach_database(
+    app: FastAPI,
+    engine: AsyncEngine,
+    *,
+    sessionmaker: async_sessionmaker[AsyncSession] | None = None,
+    driver_connections: DriverConnections | None = None,
+) -> None:
+    """The engine and everything the requests reach the database through. A handed-in
+    sessionmaker (tests) serves reads and snapshots too, so they see the test's data."""
+    state = app.state
+    state.engine = engine
+    state.sessionmaker = sessionmaker or create_sessionmaker(engine)
+    state.read_sessionmaker = sessionmaker or create_read_sessionmaker(engine)
+    state.snapshot_sessionmaker = sessionmaker or create_snapshot_sessionmaker(engine)
+    state.driver_connections = driver_connections or pooled_driver_connections(engine)
+    state.active_accounts = sessions.active_accounts(state.driver_connections)
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -67,12 +85,7 @@ def create_app(
             return
         if not settings.database_url:
             raise RuntimeError("DATABASE_URL is not set; start the app with `pe-portal serve`")
-        app.state.engine = create_engine(settings, settings.database_url)
-        app.state.sessionmaker = create_sessionmaker(app.state.engine)
-        app.state.read_sessionmaker = create_read_sessionmaker(app.state.engine)
-        app.state.snapshot_sessionmaker = create_snapshot_sessionmaker(app.state.engine)
-        app.state.driver_connections = pooled_driver_connections(app.state.engine)
-        app.state.active_accounts = sessions.active_accounts(app.state.driver_connections)
+        _attach_database(app, create_engine(settings, settings.database_url))
         session_cleanup = cleanup.start_scheduler(app.state.sessionmaker, settings)
         metrics.track_pool(app.state.engine)
         _tune_garbage_collector()
@@ -93,13 +106,9 @@ def create_app(
     app.state.settings = settings
     app.state.outbox = mail_outbox.start(settings)  # here, not in lifespan: tests skip lifespan
     if engine is not None:
-        app.state.engine = engine
-        app.state.sessionmaker = sessionmaker or create_sessionmaker(engine)
-        # A handed-in sessionmaker (tests) serves reads too, so they see the test's data.
-        app.state.read_sessionmaker = sessionmaker or create_read_sessionmaker(engine)
-        app.state.snapshot_sessionmaker = sessionmaker or create_snapshot_sessionmaker(engine)
-        app.state.driver_connections = driver_connections or pooled_driver_connections(engine)
-        app.state.active_accounts = sessions.active_accounts(app.state.driver_connections)
+        _attach_database(
+            app, engine, sessionmaker=sessionmaker, driver_connections=driver_connections
+        )
     app.state.access_tokens = AccessTokens(
         KeyRing(settings.jwt_keys_dir),
         issuer=settings.jwt_issuer,
