@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run install install-dev test lint check-types unit bench lock clean
+.PHONY: run install install-dev test lint check-types unit bench lock clean openapi
 
 run: install ## set everything up and serve the API on 127.0.0.1:8000 (embedded PostgreSQL)
 	$(BIN)/pe-portal serve
@@ -31,6 +31,7 @@ lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy pe_portal tests $(wildcard bench)
+	$(BIN)/lint-imports --no-cache  # the layers and import rules in pyproject.toml
 
 bench: install-dev ## run the benchmarks (figures go to docs/benchmarks.md by hand)
 	$(BIN)/python -m bench
@@ -44,3 +45,6 @@ lock: ## re-resolve dependencies and rewrite the lock files
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+
+openapi: install ## rewrite docs/openapi.json from the app (after a deliberate API change)
+	$(BIN)/python -m tests.web.test_openapi_document > docs/openapi.json

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import ForeignKey, Index, text
 from sqlalchemy.dialects.postgresql import JSONB
@@ -73,3 +74,28 @@ class AuditLog(Base):
     ip_address: Mapped[str | None] = mapped_column()
     user_agent: Mapped[str | None] = mapped_column()
     created_at: Mapped[datetime] = created_at_column()
+
+
+class TrailEntry(TypedDict):
+    """One row of a trail page: what AuditLogRead shows."""
+
+    id: str
+    action: str
+    resource: str | None
+    details: dict[str, Any] | None
+    ip_address: str | None
+    user_agent: str | None
+    created_at: datetime
+
+
+class NewEntry(TrailEntry):
+    """A row to append: a trail row, and whose it is."""
+
+    user_id: str | None
+
+
+def details_json(entry: NewEntry) -> str | None:
+    """`details` as a driver statement takes it: SQLAlchemy's asyncpg dialect gives `jsonb` a
+    codec that expects JSON text."""
+    details = entry["details"]
+    return None if details is None else json.dumps(details)

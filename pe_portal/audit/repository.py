@@ -2,41 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from functools import cache
-from typing import Any, TypedDict, cast
+from typing import Any, cast
 
 from sqlalchemy import Select, Text, bindparam, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from pe_portal.audit.models import AuditAction, AuditLog
+from pe_portal.audit.models import AuditAction, AuditLog, NewEntry, TrailEntry
 from pe_portal.db.base import UTCDateTime
-
-
-class TrailEntry(TypedDict):
-    """One row of a trail page: what AuditLogRead shows."""
-
-    id: str
-    action: str
-    resource: str | None
-    details: dict[str, Any] | None
-    ip_address: str | None
-    user_agent: str | None
-    created_at: datetime
-
-
-class NewEntry(TrailEntry):
-    """A row to append: a trail row, and whose it is."""
-
-    user_id: str | None
-
-
-def details_json(entry: NewEntry) -> str | None:
-    """`details` as a driver statement takes it: SQLAlchemy's asyncpg dialect gives `jsonb` a
-    codec that expects JSON text."""
-    details = entry["details"]
-    return None if details is None else json.dumps(details)
 
 
 async def add(session: AsyncSession, entry: NewEntry) -> None:
@@ -126,23 +100,3 @@ async def login_devices(
         .distinct()
     )
     return [(row.user_agent, row.ip_address) for row in await session.execute(query)]
-
-
-async def nth_recent_failure(
-    session: AsyncSession, *, email_digest: str, since: datetime, n: int
-) -> datetime | None:
-    """When the n-th most recent counted LOGIN_FAILED for this e-mail happened, if within the
-    window (served by idx_audit_logs_login_failed). Not None means the account is locked."""
-    query = (
-        select(AuditLog.created_at)
-        .where(
-            AuditLog.action == AuditAction.LOGIN_FAILED,
-            AuditLog.details["emailDigest"].astext == email_digest,
-            AuditLog.details["reason"].astext == "invalid_credentials",
-            AuditLog.created_at >= since,
-        )
-        .order_by(AuditLog.created_at.desc())
-        .offset(n - 1)
-        .limit(1)
-    )
-    return await session.scalar(query)

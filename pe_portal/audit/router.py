@@ -10,9 +10,9 @@ from fastapi import APIRouter, Query
 from pe_portal.audit import service
 from pe_portal.audit.models import AuditAction
 from pe_portal.audit.schemas import AuditLogPage, IsoDateTime
-from pe_portal.auth.deps import PrincipalDep
 from pe_portal.errors import InvalidInput
-from pe_portal.web.deps import SessionDep
+from pe_portal.http.deps import SessionDep
+from pe_portal.http.principal import PrincipalDep
 
 router = APIRouter(prefix="/users/me/audit-logs", tags=["audit"])
 

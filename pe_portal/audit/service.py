@@ -12,23 +12,11 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pe_portal.audit import repository
-from pe_portal.audit.models import AuditAction, AuditLog, AuditResource
-from pe_portal.audit.repository import TrailEntry
+from pe_portal.audit.models import AuditAction, AuditLog, AuditResource, NewEntry, TrailEntry
 from pe_portal.clock import utcnow
+from pe_portal.context import RequestContext
 from pe_portal.db.base import new_id
 from pe_portal.errors import InvalidInput
-
-
-@dataclass(frozen=True)
-class RequestContext:
-    """Who caused an event and from where: the client IP and user agent of the request or CLI."""
-
-    ip_address: str | None = None
-    user_agent: str | None = None
-    actor: str | None = None  # an operator's name when the event comes from the CLI or studio
-
-
-SYSTEM = RequestContext(actor="system")
 
 
 def email_digest(email: str) -> str:
@@ -43,13 +31,13 @@ def entry(
     context: RequestContext,
     user_id: str | None = None,
     details: dict[str, Any] | None = None,
-) -> repository.NewEntry:
+) -> NewEntry:
     """One audit row as the trail keeps it: a new id, the time, the operator of a CLI or studio
     event among the details."""
     payload = dict(details or {})
     if context.actor is not None:
         payload.setdefault("actor", context.actor)
-    return repository.NewEntry(
+    return NewEntry(
         id=new_id(),
         user_id=user_id,
         action=action.value,

@@ -1,51 +1,11 @@
-"""Authentication dependencies: routes are authenticated by declaring `PrincipalDep`."""
+"""The sign-in endpoints' own dependency: the per-IP rate limit."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import Depends, Request
-from fastapi.security import OAuth2PasswordBearer
+from fastapi import Request
 
 from pe_portal.auth import ratelimit
-from pe_portal.auth.service import Principal, authenticate
-from pe_portal.auth.tokens import AccessTokens
-from pe_portal.errors import Unauthenticated
-from pe_portal.users import service as users
-from pe_portal.users.models import User
-from pe_portal.web.deps import ContextDep, SessionDep, SettingsDep
-
-
-class BearerPrincipal(OAuth2PasswordBearer):
-    """The bearer-token scheme, resolved to the principal in the same step.
-
-    One dependency per authenticated request, not a scheme plus a check: FastAPI's bookkeeping
-    per dependency is on the hot path of every read (docs/benchmarks.md). Being the scheme, it
-    still documents the endpoint's security, and its token URL makes Swagger UI's *Authorize*
-    button speak the OAuth 2.0 password grant. No unit of work: one batched statement on the
-    driver."""
-
-    async def __call__(self, request: Request) -> Principal:  # type: ignore[override]
-        token = await super().__call__(request)
-        if not token:
-            raise Unauthenticated("Send an access token: Authorization: Bearer <token>.")
-        state = request.app.state
-        return await authenticate(state.active_accounts, token=token, access=state.access_tokens)
-
-
-# The scheme keeps the name clients of the OpenAPI document already know.
-current_principal = BearerPrincipal(
-    tokenUrl="/api/v1/auth/token", scheme_name="OAuth2PasswordBearer", auto_error=False
-)
-
-
-# `async` although it does not await: FastAPI runs a plain `def` dependency in a thread.
-async def access_tokens(request: Request) -> AccessTokens:
-    tokens: AccessTokens = request.app.state.access_tokens
-    return tokens
-
-
-AccessTokensDep = Annotated[AccessTokens, Depends(access_tokens)]
+from pe_portal.http.deps import ContextDep, SettingsDep
 
 
 async def auth_rate_limit(request: Request, settings: SettingsDep, context: ContextDep) -> None:
@@ -55,15 +15,3 @@ async def auth_rate_limit(request: Request, settings: SettingsDep, context: Cont
         client_ip=context.ip_address,
         limit=settings.auth_rate_limit,
     )
-
-
-PrincipalDep = Annotated[Principal, Depends(current_principal)]
-
-
-async def current_user(principal: PrincipalDep, session: SessionDep) -> User:
-    """The signed-in account as an entity of this request's unit of work, for handlers that
-    change it or read beyond the snapshot (one more primary-key read)."""
-    return await users.get(session, user_id=principal.user_id)
-
-
-CurrentUserDep = Annotated[User, Depends(current_user)]

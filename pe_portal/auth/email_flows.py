@@ -7,15 +7,16 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pe_portal.audit.models import AuditAction, AuditResource
-from pe_portal.audit.service import RequestContext, record
+from pe_portal.audit.service import record
 from pe_portal.auth import email_tokens
 from pe_portal.auth import service as auth_service
 from pe_portal.auth.email_tokens import Claims, Purpose
-from pe_portal.auth.passwords import check_length, check_policy, hash_password
 from pe_portal.clock import utcnow
 from pe_portal.config import Settings
+from pe_portal.context import RequestContext
 from pe_portal.db.engine import release_connection
 from pe_portal.errors import Conflict, NotFound
+from pe_portal.security.passwords import check_length, check_policy, hash_password
 from pe_portal.users import notices
 from pe_portal.users import service as users
 from pe_portal.users.models import User

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, status
 
 from pe_portal.auth import email_flows
-from pe_portal.auth.deps import CurrentUserDep, auth_rate_limit
+from pe_portal.auth.deps import auth_rate_limit
 from pe_portal.auth.email_schemas import (
     Accepted,
     ForgotPasswordRequest,
@@ -13,8 +13,9 @@ from pe_portal.auth.email_schemas import (
     ResetPasswordResponse,
     VerifyRequest,
 )
+from pe_portal.http.deps import ContextDep, SessionDep, SettingsDep
+from pe_portal.users.deps import CurrentUserDep
 from pe_portal.users.schemas import UserRead
-from pe_portal.web.deps import ContextDep, SessionDep, SettingsDep
 
 router = APIRouter(prefix="/auth", tags=["auth"], dependencies=[Depends(auth_rate_limit)])
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from pe_portal.users.schemas import CamelModel
+from pe_portal.schemas import CamelModel
 
 Token = Field(min_length=1, max_length=1024)
 

@@ -8,14 +8,14 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from pe_portal.audit import repository as audit_repository
+from pe_portal import metrics
 from pe_portal.audit.models import AuditAction, AuditResource
-from pe_portal.audit.service import RequestContext, record
+from pe_portal.audit.service import record
 from pe_portal.auth import repository
 from pe_portal.clock import utcnow
 from pe_portal.config import Settings
+from pe_portal.context import RequestContext
 from pe_portal.errors import RateLimited
-from pe_portal.ops import metrics
 
 INVALID_CREDENTIALS = "invalid_credentials"
 LOCKED = "locked"
@@ -25,7 +25,7 @@ async def seconds_locked(session: AsyncSession, *, email_digest: str, settings: 
     """0 when sign-in may be tried; else how long until the oldest counted failure ages out."""
     now = utcnow()
     window = timedelta(seconds=settings.login_lockout_window)
-    nth = await audit_repository.nth_recent_failure(
+    nth = await repository.nth_recent_failure(
         session, email_digest=email_digest, since=now - window, n=settings.login_lockout_threshold
     )
     if nth is None:

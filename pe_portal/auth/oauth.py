@@ -6,12 +6,12 @@ from collections.abc import Mapping
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from pe_portal.audit.service import RequestContext
 from pe_portal.auth import service
-from pe_portal.auth.tokens import AccessTokens
 from pe_portal.config import Settings
+from pe_portal.context import RequestContext
 from pe_portal.db.engine import DriverConnections, unit_of_work
 from pe_portal.errors import InvalidInput, PortalError, RateLimited, Unavailable
+from pe_portal.security.tokens import AccessTokens
 
 
 class OAuthError(PortalError):

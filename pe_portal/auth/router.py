@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request, Response, status
 
 from pe_portal.auth import oauth, service
-from pe_portal.auth.deps import AccessTokensDep, CurrentUserDep, PrincipalDep, auth_rate_limit
+from pe_portal.auth.deps import auth_rate_limit
 from pe_portal.auth.schemas import (
     LoginRequest,
     LogoutAllResponse,
@@ -18,16 +18,18 @@ from pe_portal.auth.schemas import (
     RegisterRequest,
     TokenResponse,
 )
-from pe_portal.users import service as users
-from pe_portal.users.schemas import UserRead
-from pe_portal.web import API_PREFIX
-from pe_portal.web.deps import (
+from pe_portal.http import API_PREFIX
+from pe_portal.http.deps import (
     ContextDep,
     DriverConnectionsDep,
     SessionDep,
     SessionFactoryDep,
     SettingsDep,
 )
+from pe_portal.http.principal import AccessTokensDep, PrincipalDep
+from pe_portal.users import service as users
+from pe_portal.users.deps import CurrentUserDep
+from pe_portal.users.schemas import UserRead
 
 
 def _post(path: str) -> str:

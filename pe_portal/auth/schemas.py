@@ -6,7 +6,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from pe_portal.users.schemas import CamelModel, UserRead
+from pe_portal.schemas import CamelModel
+from pe_portal.users.schemas import UserRead
 
 # Generous outer bounds; the real rules (72 bytes, e-mail syntax) answer with named errors.
 Email = Field(min_length=1, max_length=320, json_schema_extra={"format": "email"})

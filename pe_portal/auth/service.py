@@ -6,10 +6,18 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from pe_portal import metrics
 from pe_portal.audit.models import AuditAction, AuditResource
-from pe_portal.audit.service import RequestContext, email_digest, record
+from pe_portal.audit.service import email_digest, record
 from pe_portal.auth import lockout
-from pe_portal.auth.passwords import (
+from pe_portal.auth import refresh as refreshes
+from pe_portal.clock import utcnow
+from pe_portal.config import Settings
+from pe_portal.context import RequestContext
+from pe_portal.db.engine import DriverConnections, release_connection
+from pe_portal.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
+from pe_portal.principal import Account, Principal
+from pe_portal.security.passwords import (
     admitted,
     burn_equal_time,
     check_length,
@@ -18,16 +26,11 @@ from pe_portal.auth.passwords import (
     needs_rehash,
     verify_password,
 )
-from pe_portal.auth.tokens import AccessTokens
-from pe_portal.clock import utcnow
-from pe_portal.config import Settings
-from pe_portal.db.engine import DriverConnections, release_connection
-from pe_portal.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
-from pe_portal.ops import metrics
+from pe_portal.security.tokens import AccessTokens
 from pe_portal.sessions import service as sessions
 from pe_portal.users import notices
 from pe_portal.users import service as users
-from pe_portal.users.models import Account, User
+from pe_portal.users.models import User
 
 
 @dataclass(frozen=True)
@@ -37,18 +40,6 @@ class TokenPair:
     expires_in: int
     user: Account | User
     session_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    """Who an authenticated request acts as: a snapshot of the account, and the session."""
-
-    account: Account
-    session_id: str
-
-    @property
-    def user_id(self) -> str:
-        return self.account.id
 
 
 @dataclass(frozen=True)
@@ -197,30 +188,13 @@ async def refresh(
     access: AccessTokens,
 ) -> TokenPair:
     """Rotate the refresh token (or, in the grace window, hand back the current pair)."""
-    rotation = await sessions.rotate(
+    rotation = await refreshes.rotate(
         units, connections, presented=refresh_token, context=context, settings=settings
     )
     token, ttl = access.issue(
         user_id=rotation.user.id, session_id=rotation.session_id, now=utcnow()
     )
     return TokenPair(token, rotation.refresh_token.value, ttl, rotation.user, rotation.session_id)
-
-
-async def authenticate(
-    active_accounts: sessions.ActiveAccounts, *, token: str, access: AccessTokens
-) -> Principal:
-    """The principal behind a bearer token: signature, expiry, then one indexed check that the
-    account is active and the session not revoked (DESIGN 7)."""
-    claims = access.verify(token, now=utcnow())
-    account = await sessions.active_account(
-        active_accounts, session_id=claims.session_id, user_id=claims.user_id
-    )
-    if account is None:
-        raise Unauthenticated(
-            "This session has ended or the account is inactive; sign in again.",
-            code="session_revoked",
-        )
-    return Principal(account=account, session_id=claims.session_id)
 
 
 async def logout(session: AsyncSession, *, principal: Principal, context: RequestContext) -> None:

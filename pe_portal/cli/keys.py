@@ -7,10 +7,10 @@ from datetime import timedelta
 import typer
 from rich.table import Table
 
-from pe_portal.auth.keys import KeyRing
 from pe_portal.cli.common import console, friendly_errors
 from pe_portal.clock import utcnow
 from pe_portal.config import get_settings
+from pe_portal.security.keys import KeyRing
 
 app = typer.Typer(help="Signing keys of the access tokens (JWT_KEYS_DIR).", no_args_is_help=True)
 

@@ -11,17 +11,17 @@ from typing import ParamSpec
 import typer
 from rich.table import Table
 
-from pe_portal.audit.service import RequestContext
 from pe_portal.cli import db, health
 from pe_portal.cli.common import console, database, fail, run
 from pe_portal.cli.progress import progress_bars
 from pe_portal.config import Settings, get_settings
+from pe_portal.context import RequestContext
 from pe_portal.db.engine import create_engine, create_sessionmaker
 from pe_portal.ops.backup import BackupResult, backup
 from pe_portal.ops.cleanup import CleanupResult, cleanup_sessions
 from pe_portal.ops.logging import redact_text
-from pe_portal.ops.progress import Progress
 from pe_portal.ops.restore import RestoreResult, restore
+from pe_portal.progress import Progress
 
 P = ParamSpec("P")
 sessions_app = typer.Typer(help="Signed-in sessions (refresh tokens).", no_args_is_help=True)

@@ -7,10 +7,10 @@ import os
 import typer
 import uvicorn
 
+from pe_portal import metrics
 from pe_portal.cli.common import console, database, fail, port_is_free, run, uvicorn_options
 from pe_portal.config import get_settings
 from pe_portal.db.runtime import deploy
-from pe_portal.ops import metrics
 
 
 def serve(

@@ -11,9 +11,9 @@ import typer
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from pe_portal.audit.service import RequestContext
 from pe_portal.cli.common import console, database, run, unit_of_work
 from pe_portal.config import get_settings
+from pe_portal.context import RequestContext
 from pe_portal.users import service as users
 from pe_portal.users.models import User
 

@@ -26,7 +26,7 @@ from pe_portal.ops.pgtools import (
     libpq_environment,
     stream_lines,
 )
-from pe_portal.ops.progress import Progress
+from pe_portal.progress import Progress
 
 DEFAULT_DIR = Path("var/backups")
 

@@ -12,15 +12,16 @@ from datetime import datetime, timedelta
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-import pe_portal.models  # noqa: F401 - every mapper, so an audit row's foreign key resolves
+import pe_portal.users.models  # noqa: F401 - the table an audit row's foreign key names
 from pe_portal.audit.models import AuditAction, AuditResource
-from pe_portal.audit.service import SYSTEM, RequestContext, record
+from pe_portal.audit.service import record
 from pe_portal.clock import utcnow
 from pe_portal.config import Settings
+from pe_portal.context import SYSTEM, RequestContext
 from pe_portal.db.engine import transaction
 from pe_portal.ops import repository
-from pe_portal.ops.progress import NoProgress, Progress
-from pe_portal.sessions import repository as sessions
+from pe_portal.progress import NoProgress, Progress
+from pe_portal.sessions import service as sessions
 
 log = logging.getLogger("pe_portal.ops.cleanup")
 
@@ -56,7 +57,11 @@ async def cleanup_sessions(
         if min_interval is not None and await _ran_within(guard, now, min_interval):
             return CleanupResult(ran=False, reason="it ran recently")
         revoked_before = now - timedelta(seconds=settings.session_cleanup_revoked_retention)
-        deleted = await _delete_in_batches(factory, now, revoked_before, settings, progress)
+        deleted = await sessions.delete_stale(
+            factory, now=now, revoked_before=revoked_before, progress=progress or NoProgress(),
+            batch_size=settings.session_cleanup_batch_size,
+            pause=settings.session_cleanup_pause / 1000,
+        )  # fmt: skip
         await record(
             guard,
             action=AuditAction.SESSIONS_CLEANED_UP,
@@ -70,35 +75,6 @@ async def cleanup_sessions(
 async def _ran_within(guard: AsyncSession, now: datetime, seconds: float) -> bool:
     last = await repository.last_audited_at(guard, AuditAction.SESSIONS_CLEANED_UP.value)
     return last is not None and now - last < timedelta(seconds=seconds)
-
-
-async def _delete_in_batches(
-    factory: Factory,
-    now: datetime,
-    revoked_before: datetime,
-    settings: Settings,
-    progress: Progress | None,
-) -> int:
-    bar = progress or NoProgress()
-    async with transaction(factory) as session:
-        total = await sessions.count_stale(session, now=now, revoked_before=revoked_before)
-    bar.stage("deleting stale sessions", total)
-    batch_size, pause = settings.session_cleanup_batch_size, settings.session_cleanup_pause
-    deleted = 0
-    while True:
-        # A transaction per batch: row locks are held for one batch, never for the whole run.
-        async with transaction(factory) as session:
-            count = await sessions.delete_stale_batch(
-                session, now=now, revoked_before=revoked_before, limit=batch_size
-            )
-        deleted += count
-        bar.advance(count)
-        if count < batch_size:
-            return deleted
-        if pause:
-            # Back-to-back batches keep PostgreSQL busy (index cleanup, WAL) for the whole run;
-            # a breath between them lets the requests' reads through.
-            await asyncio.sleep(pause / 1000)
 
 
 async def run_schedule(factory: Factory, settings: Settings) -> None:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from pe_portal import metrics
 from pe_portal.db import migrate
+from pe_portal.sessions import service as sessions
 
 
 @dataclass(frozen=True)
@@ -25,3 +29,15 @@ async def readiness(engine: AsyncEngine) -> Readiness:
     except Exception:
         return Readiness(ready=False, database="unreachable", revision=None, head=head)
     return Readiness(ready=revision == head, database="ok", revision=revision, head=head)
+
+
+_SCRAPE_QUERY_TIMEOUT = 2.0
+
+
+async def refresh_gauges(factory: async_sessionmaker[AsyncSession]) -> None:
+    """Values computed at scrape time; a slow or absent database leaves the last value."""
+    try:
+        async with asyncio.timeout(_SCRAPE_QUERY_TIMEOUT), factory() as session:
+            metrics.ACTIVE_SESSIONS.set(await sessions.count_active(session))
+    except (sa_exc.DBAPIError, sa_exc.TimeoutError, OSError, TimeoutError):
+        return

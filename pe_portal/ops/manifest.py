@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pe_portal.errors import InvalidInput
 from pe_portal.ops import repository
-from pe_portal.ops.progress import Progress
+from pe_portal.progress import Progress
 
 FORMAT: Final = "pe-portal-backup/1"
 MANIFEST_NAME: Final = "manifest.json"

@@ -28,7 +28,7 @@ from pe_portal.ops.pgtools import (
     libpq_environment,
     stream_lines,
 )
-from pe_portal.ops.progress import Progress
+from pe_portal.progress import Progress
 
 # Extensions need a superuser; the target's administrator creates them (README, operations.md).
 _EXTENSION_ENTRY = re.compile(r"^\d+; \d+ \d+ (EXTENSION|COMMENT - EXTENSION) ")

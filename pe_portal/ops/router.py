@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from pe_portal.ops import metrics
-from pe_portal.ops.health import readiness
+from pe_portal import metrics
+from pe_portal.ops.health import readiness, refresh_gauges
 
 router = APIRouter(tags=["operations"])
 
@@ -33,6 +33,6 @@ async def ready(request: Request) -> JSONResponse:
 @router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})
 async def prometheus_metrics(request: Request) -> Response:
     """Prometheus metrics: requests, latency, logins, active sessions, database pool."""
-    await metrics.refresh_gauges(request.app.state.sessionmaker)
+    await refresh_gauges(request.app.state.sessionmaker)
     body, content_type = metrics.exposition()
     return Response(body, media_type=content_type)

@@ -21,11 +21,11 @@ import bcrypt
 
 from pe_portal.audit.models import AuditAction, AuditResource
 from pe_portal.audit.service import email_digest
-from pe_portal.auth.passwords import BCRYPT_COST
 from pe_portal.clock import utcnow
 from pe_portal.config import Settings
 from pe_portal.errors import Forbidden
-from pe_portal.ops.progress import NoProgress, Progress
+from pe_portal.progress import NoProgress, Progress
+from pe_portal.security.passwords import BCRYPT_COST
 
 DEMO_PASSWORD = "demo-investor-portal-2025"  # noqa: S105 - printed on purpose: demo accounts
 EMAIL_DOMAIN = "demo.example.com"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from pe_portal.auth.deps import PrincipalDep
+from pe_portal.http.deps import ContextDep, SessionDep
+from pe_portal.http.principal import PrincipalDep
 from pe_portal.profiles import service
 from pe_portal.profiles.schemas import ProfileRead, ProfileUpdate
-from pe_portal.web.deps import ContextDep, SessionDep
 
 router = APIRouter(prefix="/users/me/profile", tags=["profile"])
 

@@ -13,7 +13,7 @@ from pe_portal.profiles.fields import (
     normalise_phone,
     normalise_timezone,
 )
-from pe_portal.users.schemas import CamelModel
+from pe_portal.schemas import CamelModel
 
 Phone = Annotated[str, AfterValidator(normalise_phone)]
 Avatar = Annotated[str, AfterValidator(check_avatar)]

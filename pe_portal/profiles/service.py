@@ -9,7 +9,8 @@ from pydantic.alias_generators import to_camel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pe_portal.audit.models import AuditAction, AuditResource
-from pe_portal.audit.service import RequestContext, record
+from pe_portal.audit.service import record
+from pe_portal.context import RequestContext
 from pe_portal.db.base import new_id
 from pe_portal.errors import NotFound
 from pe_portal.profiles import repository

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pe_portal.users.schemas import CamelModel
+from pe_portal.schemas import CamelModel
 
 
 class SessionRead(CamelModel):

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from wtforms import StringField  # type: ignore[import-untyped]  # no stubs published
 
-from pe_portal.audit.service import RequestContext
+from pe_portal.context import RequestContext
 from pe_portal.profiles.models import UserProfile
 from pe_portal.studio import forms
 from pe_portal.studio.auth import operator_context

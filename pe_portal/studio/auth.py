@@ -11,7 +11,7 @@ from sqladmin.authentication import AuthenticationBackend
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from pe_portal.audit.service import RequestContext
+from pe_portal.context import RequestContext
 
 SESSION_COOKIE = "pe_portal_studio"
 # An operator signs in again after a working day; a restart ends every session anyway.

@@ -13,7 +13,7 @@ from sqlalchemy.orm import InstrumentedAttribute, defer
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from pe_portal.audit.service import RequestContext
+from pe_portal.context import RequestContext
 from pe_portal.errors import Forbidden, PortalError
 from pe_portal.studio.auth import operator_context
 

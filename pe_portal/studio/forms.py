@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from sqladmin.fields import JSONField
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from pe_portal.audit.service import RequestContext
+from pe_portal.context import RequestContext
 from pe_portal.errors import InvalidInput, NotFound
 from pe_portal.profiles import service as profiles
 from pe_portal.profiles.models import UserProfile

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from pe_portal.audit.models import AuditAction, AuditLog, AuditResource
-from pe_portal.audit.service import RequestContext
+from pe_portal.context import RequestContext
 from pe_portal.errors import NotFound
 from pe_portal.sessions import service as sessions
 from pe_portal.sessions.models import Session

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 
 from pe_portal.audit.schemas import AuditLogRead
 from pe_portal.profiles.schemas import ProfileRead
-from pe_portal.users.schemas import CamelModel, UserRead
+from pe_portal.schemas import CamelModel
+from pe_portal.users.schemas import UserRead
 
 if TYPE_CHECKING:
     from pe_portal.users.service import AccountData

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -43,19 +42,3 @@ class User(Base):
     profile: Mapped[UserProfile | None] = relationship(
         back_populates="user", lazy="raise", passive_deletes=True
     )
-
-
-@dataclass(frozen=True, slots=True)
-class Account:
-    """A read-only snapshot of a `users` row, without the password hash: who a request acts as.
-    Handlers that change the account load the `User` entity in their own unit of work."""
-
-    id: str
-    email: str
-    first_name: str | None
-    last_name: str | None
-    is_active: bool
-    is_verified: bool
-    last_login: datetime | None
-    created_at: datetime
-    updated_at: datetime

@@ -16,8 +16,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pe_portal.audit import service as audit
-from pe_portal.audit.service import RequestContext
 from pe_portal.clock import utcnow
+from pe_portal.context import RequestContext
 from pe_portal.mail import service as mail
 from pe_portal.profiles import service as profiles
 from pe_portal.users import repository

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
-from pe_portal.auth.deps import CurrentUserDep, PrincipalDep
 from pe_portal.clock import utcnow
+from pe_portal.http.deps import ContextDep, SessionDep, SnapshotDep
+from pe_portal.http.principal import PrincipalDep
+from pe_portal.principal import Account
 from pe_portal.users import service
+from pe_portal.users.deps import CurrentUserDep
 from pe_portal.users.export_schemas import AccountExport
-from pe_portal.users.models import Account
 from pe_portal.users.schemas import AccountDelete, UserRead, UserUpdate
-from pe_portal.web.deps import ContextDep, SessionDep, SnapshotDep
 
 router = APIRouter(prefix="/users/me", tags=["account"])
 

@@ -11,14 +11,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pe_portal.audit.models import AuditAction, AuditLog, AuditResource
-from pe_portal.audit.service import RequestContext, email_digest, full_trail, record
-from pe_portal.auth.passwords import check_length, check_policy, hash_password, verify_password
+from pe_portal.audit.service import email_digest, full_trail, record
 from pe_portal.clock import utcnow
 from pe_portal.config import Settings
+from pe_portal.context import RequestContext
 from pe_portal.db.base import new_id
 from pe_portal.errors import Conflict, Forbidden, InvalidInput, NotFound
 from pe_portal.profiles import service as profiles
 from pe_portal.profiles.models import UserProfile
+from pe_portal.security.passwords import check_length, check_policy, hash_password, verify_password
 from pe_portal.sessions import service as sessions
 from pe_portal.sessions.models import Session
 from pe_portal.users import repository

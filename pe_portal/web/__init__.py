@@ -1,3 +1,1 @@
-"""The FastAPI application: wiring, dependencies, and the one error-to-HTTP mapping."""
-
-API_PREFIX = "/api/v1"
+"""The FastAPI application: wiring, middleware, and the one error-to-HTTP mapping."""

@@ -10,13 +10,12 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from pe_portal import __version__
+from pe_portal import __version__, metrics
 from pe_portal.audit.router import router as audit_router
+from pe_portal.auth import refresh
 from pe_portal.auth.email_router import router as email_router
-from pe_portal.auth.keys import KeyRing
 from pe_portal.auth.router import jwks_router
 from pe_portal.auth.router import router as auth_router
-from pe_portal.auth.tokens import AccessTokens
 from pe_portal.config import Settings, get_settings
 from pe_portal.db.engine import (
     DriverConnections,
@@ -26,14 +25,16 @@ from pe_portal.db.engine import (
     create_snapshot_sessionmaker,
     pooled_driver_connections,
 )
+from pe_portal.http import API_PREFIX
 from pe_portal.mail import outbox as mail_outbox
-from pe_portal.ops import cleanup, metrics
+from pe_portal.ops import cleanup
 from pe_portal.ops.router import router as ops_router
 from pe_portal.profiles.router import router as profiles_router
-from pe_portal.sessions import service as sessions
+from pe_portal.security.keys import KeyRing
+from pe_portal.security.tokens import AccessTokens
 from pe_portal.sessions.router import router as sessions_router
 from pe_portal.users.router import router as users_router
-from pe_portal.web import API_PREFIX, errors
+from pe_portal.web import errors
 from pe_portal.web.middleware import PortalMiddleware
 
 
@@ -63,7 +64,7 @@ def _attach_database(
     state.read_sessionmaker = sessionmaker or create_read_sessionmaker(engine)
     state.snapshot_sessionmaker = sessionmaker or create_snapshot_sessionmaker(engine)
     state.driver_connections = driver_connections or pooled_driver_connections(engine)
-    state.active_accounts = sessions.active_accounts(state.driver_connections)
+    state.active_accounts = refresh.active_accounts(state.driver_connections)
 
 
 def create_app(

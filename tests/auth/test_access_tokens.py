@@ -18,8 +18,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from pe_portal.auth.keys import KeyRing
 from pe_portal.clock import clock, utcnow
+from pe_portal.security.keys import KeyRing
 from tests.auth.helpers import SESSIONS, execute
 from tests.factories import SignedIn, signed_in_user
 

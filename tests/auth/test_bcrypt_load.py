@@ -13,7 +13,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from pe_portal.auth import passwords
+from pe_portal.security import passwords
 from tests.auth.helpers import LOGIN, audit_rows
 from tests.factories import PASSWORD, register, unique_email
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from pe_portal.auth.keys import KeyRing
 from pe_portal.clock import utcnow
 from pe_portal.config import Settings
+from pe_portal.security.keys import KeyRing
 from tests.auth.helpers import audit_rows, scalar
 from tests.factories import PASSWORD, unique_email
 

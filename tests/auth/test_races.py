@@ -10,7 +10,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from pe_portal.auth import passwords
+from pe_portal.security import passwords
 from tests.auth.helpers import LOGIN, REFRESH, SESSIONS, audit_rows, scalar
 from tests.factories import PASSWORD, login, register, unique_email
 

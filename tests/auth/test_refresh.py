@@ -13,10 +13,10 @@ from fastapi import FastAPI
 from prometheus_client import REGISTRY
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from pe_portal.audit.service import RequestContext
+from pe_portal.auth import refresh
 from pe_portal.clock import clock
 from pe_portal.config import Settings
-from pe_portal.sessions import service as sessions
+from pe_portal.context import RequestContext
 from tests.auth.helpers import REFRESH, SESSIONS, audit_rows, execute, scalar
 from tests.factories import SignedIn, signed_in_user
 
@@ -156,7 +156,7 @@ async def test_a_refresh_racing_a_reactivation_rotates_once_and_is_audited(
             yield connection
         await execute(db_session, "UPDATE users SET is_active = true WHERE id = :id", id=user_id)
 
-    rotation = await sessions.rotate(
+    rotation = await refresh.rotate(
         app.state.sessionmaker, reactivated_after_use, presented=signed.refresh_token,
         context=RequestContext(), settings=settings,
     )  # fmt: skip

@@ -8,7 +8,8 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from pe_portal.audit.models import AuditAction, AuditResource
-from pe_portal.audit.service import SYSTEM, record
+from pe_portal.audit.service import record
+from pe_portal.context import SYSTEM
 
 
 async def insert_user(session: AsyncSession, email: str = "a@example.com") -> str:

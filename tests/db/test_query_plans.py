@@ -14,6 +14,7 @@ from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from pe_portal.audit import repository as audit_repository
+from pe_portal.auth import repository as auth_repository
 from pe_portal.sessions import repository as sessions_repository
 from pe_portal.users import repository as users_repository
 
@@ -131,7 +132,7 @@ async def test_the_per_request_check_probes_primary_keys_even_when_no_session_lo
     driver = raw.driver_connection
     assert driver is not None
     rows = await driver.fetch(
-        "EXPLAIN " + sessions_repository.ACTIVE_ACCOUNTS,
+        "EXPLAIN " + auth_repository.ACTIVE_ACCOUNTS,
         [session_id for session_id, _ in pairs],
         [user_id for _, user_id in pairs],
         datetime(2026, 6, 1),  # noqa: DTZ001 - the column is UTC without a zone

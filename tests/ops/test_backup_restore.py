@@ -22,8 +22,8 @@ from pe_portal.ops import pgtools
 from pe_portal.ops.backup import backup
 from pe_portal.ops.manifest import TableDigest, file_digest, read_manifest, table_digests
 from pe_portal.ops.pgtools import OperationFailed
-from pe_portal.ops.progress import NoProgress
 from pe_portal.ops.restore import restore
+from pe_portal.progress import NoProgress
 from tests.ops.conftest import (
     DOWN,
     FreshDatabase,

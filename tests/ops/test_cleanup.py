@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from pe_portal.audit.service import SYSTEM
 from pe_portal.clock import utcnow
 from pe_portal.config import Settings
+from pe_portal.context import SYSTEM
 from pe_portal.db.engine import create_sessionmaker
 from pe_portal.db.runtime import DatabaseUrls
 from pe_portal.ops.cleanup import CLEANUP_LOCK_KEY, cleanup_sessions

@@ -10,10 +10,10 @@ from prometheus_client import REGISTRY
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from pe_portal import metrics
 from pe_portal.clock import utcnow
 from pe_portal.config import Settings
 from pe_portal.db.engine import create_engine
-from pe_portal.ops import metrics
 from tests.ops.conftest import Samples, metric, parse_metrics
 
 

@@ -12,8 +12,8 @@ from pe_portal.config import Settings
 from pe_portal.db.engine import create_engine
 from pe_portal.db.runtime import DatabaseUrls
 from pe_portal.ops.backup import backup
-from pe_portal.ops.progress import NoProgress
 from pe_portal.ops.restore import restore
+from pe_portal.progress import NoProgress
 from pe_portal.web.app import create_app
 from tests.factories import login, register
 from tests.ops.conftest import FreshDatabase

@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
 from pe_portal.audit.models import AuditLog
-from pe_portal.audit.service import RequestContext
 from pe_portal.config import Settings
+from pe_portal.context import RequestContext
 from pe_portal.db.engine import create_sessionmaker, transaction
 from pe_portal.studio.app import create_studio_app
 from pe_portal.users import service as users

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pe_portal.audit.models import AuditAction
-from pe_portal.audit.service import RequestContext
 from pe_portal.config import Settings
+from pe_portal.context import RequestContext
 from pe_portal.db.engine import create_sessionmaker, transaction
 from pe_portal.sessions import service as sessions
 from pe_portal.users import service as users

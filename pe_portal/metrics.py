@@ -3,7 +3,6 @@ the database pool. Several uvicorn workers share them through PROMETHEUS_MULTIPR
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import os
 import shutil
@@ -24,11 +23,7 @@ from prometheus_client import (
     multiprocess,
 )
 from sqlalchemy import event
-from sqlalchemy import exc as sa_exc
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-
-from pe_portal.clock import utcnow
-from pe_portal.sessions import repository as sessions
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 # ASGI spelled out, so this module needs no web framework.
 Scope = MutableMapping[str, Any]
@@ -40,7 +35,6 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 UNMATCHED = "<unmatched>"  # every unknown path under one label: scanners cannot explode the series
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-_SCRAPE_QUERY_TIMEOUT = 2.0
 
 REQUESTS = Counter(
     "pe_portal_http_requests",
@@ -132,15 +126,6 @@ def process_stopped() -> None:
     """A worker leaving: drop its live gauges from the shared files."""
     if os.environ.get(MULTIPROC_ENV):
         multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
-
-
-async def refresh_gauges(factory: async_sessionmaker[AsyncSession]) -> None:
-    """Values computed at scrape time; a slow or absent database leaves the last value."""
-    try:
-        async with asyncio.timeout(_SCRAPE_QUERY_TIMEOUT), factory() as session:
-            ACTIVE_SESSIONS.set(await sessions.count_active(session, now=utcnow()))
-    except (sa_exc.DBAPIError, sa_exc.TimeoutError, OSError, TimeoutError):
-        return
 
 
 def exposition() -> tuple[bytes, str]:

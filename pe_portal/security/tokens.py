@@ -20,8 +20,8 @@ from typing import Any
 
 import jwt
 
-from pe_portal.auth.keys import KeyRing
 from pe_portal.errors import Unauthenticated
+from pe_portal.security.keys import KeyRing
 
 ACCESS_TOKEN_TYPE = "at+jwt"  # noqa: S105 - RFC 9068 media type
 _REFRESH_FORMAT = re.compile(r"rt_([A-Za-z0-9_-]{1,64})\.(\d{1,9})\.([A-Za-z0-9_-]{43})")

@@ -9,8 +9,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from pe_portal.audit.service import RequestContext
 from pe_portal.config import Settings
+from pe_portal.context import RequestContext
 from pe_portal.db.engine import DriverConnections, unit_of_work
 
 _MAX_USER_AGENT = 512
