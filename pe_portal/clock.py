@@ -13,8 +13,12 @@ class Clock:
         self._offset = timedelta()
 
     def now(self) -> datetime:
+        """Now, to the millisecond: what a `TIMESTAMP(3)` column holds. A microsecond value
+        would be rounded on its way in, so a record's time as returned when it is written
+        would differ from the same record read back (DESIGN, "The API document")."""
         base = self._frozen if self._frozen is not None else datetime.now(UTC)
-        return base + self._offset
+        moment = base + self._offset
+        return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
     def advance(self, delta: timedelta) -> None:
         self._offset += delta

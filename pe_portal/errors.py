@@ -48,6 +48,13 @@ class NotFound(PortalError):
     message = "Not found."
 
 
+class Gone(PortalError):
+    """Something that existed and no longer does: an expired link."""
+
+    code = "gone"
+    message = "This is no longer available."
+
+
 class Conflict(PortalError):
     code = "conflict"
     message = "The request conflicts with the current state."

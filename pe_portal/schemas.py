@@ -11,3 +11,8 @@ class CamelModel(BaseModel):
     model_config = ConfigDict(
         alias_generator=to_camel, populate_by_name=True, from_attributes=True, extra="forbid"
     )
+
+
+# A JSON Schema keyword whose value is a setting: `{SETTING_KEYWORD: {"minLength":
+# "password_min_length"}}` is served as `"minLength": 12` (the running PASSWORD_MIN_LENGTH).
+SETTING_KEYWORD = "x-pe-portal-settings"

@@ -185,6 +185,7 @@ def settings_urls(settings: Settings) -> tuple[str, str]:
 
 
 # --- mail (tests/smtp.py) ---
+from tests.robustness.served import Served, serve, server_env  # noqa: E402
 from tests.smtp import SmtpServer  # noqa: E402  (appended with its fixture, below the others)
 
 
@@ -194,3 +195,18 @@ def smtp_server() -> Iterator[SmtpServer]:
     points SMTP_URL (with its credentials) at it."""
     with SmtpServer(username="portal", password="smtp-test-secret") as server:
         yield server
+
+
+@pytest.fixture(scope="module")
+def served(
+    test_db: PgCluster, engine: AsyncEngine, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Served]:
+    """The real server (`pe-portal serve`) on the migrated test database, for a module's tests;
+    what it wrote is removed afterwards."""
+    home = tmp_path_factory.mktemp("served")
+    urls = DatabaseUrls(test_db.urls.app, test_db.urls.migration)
+    try:
+        with serve(server_env(urls, home), home) as server:
+            yield server
+    finally:
+        test_db.admin_sql(f"TRUNCATE {ALL_TABLES} CASCADE")

@@ -12,9 +12,11 @@ from pe_portal.audit.models import AuditAction
 from pe_portal.audit.schemas import AuditLogPage, IsoDateTime
 from pe_portal.errors import InvalidInput
 from pe_portal.http.deps import SessionDep
+from pe_portal.http.errors import raises
 from pe_portal.http.principal import PrincipalDep
+from pe_portal.http.routing import DocumentedRoute
 
-router = APIRouter(prefix="/users/me/audit-logs", tags=["audit"])
+router = APIRouter(prefix="/users/me/audit-logs", tags=["audit"], route_class=DocumentedRoute)
 
 MAX_LIMIT = 200
 
@@ -32,13 +34,14 @@ def _utc(value: datetime | None, field: str) -> datetime | None:
 
 
 @router.get("", response_model=AuditLogPage)
+@raises(InvalidInput)
 async def list_audit_logs(
     principal: PrincipalDep,
     session: SessionDep,
     action: AuditAction | None = None,
     since: Annotated[IsoDateTime | None, Query(description="inclusive, ISO 8601")] = None,
     until: Annotated[IsoDateTime | None, Query(description="exclusive, ISO 8601")] = None,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Annotated[str | None, Query(max_length=100, pattern=service.CURSOR_PATTERN)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
 ) -> AuditLogPage:
     """The user's own audit trail, newest first; pass `nextCursor` back as `cursor`."""

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from pe_portal.auth import ratelimit
+from pe_portal.auth import oauth, ratelimit
+from pe_portal.errors import RateLimited
 from pe_portal.http.deps import ContextDep, SettingsDep
+from pe_portal.http.errors import raises
 
 
+@raises(RateLimited)
 async def auth_rate_limit(request: Request, settings: SettingsDep, context: ContextDep) -> None:
     """Per-IP limit on every auth endpoint (AUTH_RATE_LIMIT requests a minute)."""
     await ratelimit.hit(
@@ -15,3 +18,11 @@ async def auth_rate_limit(request: Request, settings: SettingsDep, context: Cont
         client_ip=context.ip_address,
         limit=settings.auth_rate_limit,
     )
+
+
+async def oauth_rate_limit(request: Request, settings: SettingsDep, context: ContextDep) -> None:
+    """The same limit for the OAuth token endpoint, refused in RFC 6749's shape."""
+    try:
+        await auth_rate_limit(request, settings, context)
+    except RateLimited as error:
+        raise oauth.translate(error) from error

@@ -13,17 +13,26 @@ from pe_portal.auth.email_schemas import (
     ResetPasswordResponse,
     VerifyRequest,
 )
+from pe_portal.errors import Conflict, Gone, InvalidInput, NotFound, Unavailable
 from pe_portal.http.deps import ContextDep, SessionDep, SettingsDep
+from pe_portal.http.errors import raises
+from pe_portal.http.routing import DocumentedRoute
 from pe_portal.users.deps import CurrentUserDep
 from pe_portal.users.schemas import UserRead
 
-router = APIRouter(prefix="/auth", tags=["auth"], dependencies=[Depends(auth_rate_limit)])
+router = APIRouter(
+    prefix="/auth",
+    tags=["auth"],
+    dependencies=[Depends(auth_rate_limit)],
+    route_class=DocumentedRoute,
+)
 
 # One answer whether or not the address has an account (no enumeration).
 FORGOT_ANSWER = "If an account uses this address, a link to reset its password is on its way."
 
 
 @router.post("/verify/request", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted)
+@raises(Conflict)
 async def request_verification(
     user: CurrentUserDep, session: SessionDep, context: ContextDep, settings: SettingsDep
 ) -> Accepted:
@@ -33,6 +42,7 @@ async def request_verification(
 
 
 @router.post("/verify", response_model=UserRead)
+@raises(NotFound, Gone, Conflict)
 async def verify_email(
     body: VerifyRequest, session: SessionDep, context: ContextDep, settings: SettingsDep
 ) -> UserRead:
@@ -53,6 +63,7 @@ async def forgot_password(
 
 
 @router.post("/password/reset", response_model=ResetPasswordResponse)
+@raises(NotFound, Gone, InvalidInput, Unavailable)
 async def reset_password(
     body: ResetPasswordRequest, session: SessionDep, context: ContextDep, settings: SettingsDep
 ) -> ResetPasswordResponse:

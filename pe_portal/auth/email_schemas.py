@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from pe_portal.auth.schemas import Email, NewPassword
 from pe_portal.schemas import CamelModel
 
-Token = Field(min_length=1, max_length=1024)
+# What the mails' links carry (itsdangerous: URL-safe base64 and dots); a well-formed token that
+# is not genuine is 404 `invalid_token`, an expired one 410 `token_expired`.
+Token = Field(min_length=1, max_length=1024, pattern=r"^[A-Za-z0-9_\-.]+$")
 
 
 class VerifyRequest(CamelModel):
@@ -14,12 +17,12 @@ class VerifyRequest(CamelModel):
 
 
 class ForgotPasswordRequest(CamelModel):
-    email: str = Field(min_length=1, max_length=320)
+    email: str = Email
 
 
 class ResetPasswordRequest(CamelModel):
     token: str = Token
-    new_password: str = Field(min_length=1, max_length=1024)
+    new_password: str = NewPassword
 
 
 class Accepted(CamelModel):

@@ -19,7 +19,7 @@ from typing import Any
 from itsdangerous import BadData, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 
 from pe_portal.clock import utcnow
-from pe_portal.errors import InvalidInput
+from pe_portal.errors import Gone, NotFound
 
 
 class Purpose(StrEnum):
@@ -56,11 +56,12 @@ def issue(secret: str, purpose: Purpose, claims: Claims) -> str:
 
 
 def read(secret: str, purpose: Purpose, token: str, *, max_age: int) -> Claims:
-    """The claims of a genuine, unexpired token; InvalidInput `token_expired` / `invalid_token`."""
+    """The claims of a genuine, unexpired token; Gone `token_expired` / NotFound `invalid_token`
+    (not InvalidInput: the token is well-formed, no schema can tell a genuine one)."""
     try:
         payload: Any = _serializer(secret, purpose).loads(token, max_age=max_age)
     except SignatureExpired as error:
-        raise InvalidInput(
+        raise Gone(
             "This link has expired; ask for a new one.",
             code="token_expired",
             details=[{"field": "token"}],
@@ -74,8 +75,8 @@ def read(secret: str, purpose: Purpose, token: str, *, max_age: int) -> Claims:
     return Claims(user_id=payload["sub"], fingerprint=payload["fp"])
 
 
-def invalid_token() -> InvalidInput:
-    return InvalidInput(
+def invalid_token() -> NotFound:
+    return NotFound(
         "This link is not valid or was already used.",
         code="invalid_token",
         details=[{"field": "token"}],

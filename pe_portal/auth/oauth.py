@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -11,6 +12,7 @@ from pe_portal.config import Settings
 from pe_portal.context import RequestContext
 from pe_portal.db.engine import DriverConnections, unit_of_work
 from pe_portal.errors import InvalidInput, PortalError, RateLimited, Unavailable
+from pe_portal.http.errors import OAuthErrorBody
 from pe_portal.security.tokens import AccessTokens
 
 
@@ -26,7 +28,8 @@ class OAuthError(PortalError):
         self.retry_after = retry_after
 
 
-def _translate(error: PortalError) -> OAuthError:
+def translate(error: PortalError) -> OAuthError:
+    """A domain error as the token endpoint answers it."""
     if isinstance(error, RateLimited):
         return OAuthError(
             "invalid_grant", error.message, status=429, keep_changes=error.keep_changes,
@@ -37,6 +40,21 @@ def _translate(error: PortalError) -> OAuthError:
     if isinstance(error, InvalidInput):
         return OAuthError("invalid_request", error.message)
     return OAuthError("invalid_grant", error.message, keep_changes=error.keep_changes)
+
+
+def _documented(description: str) -> dict[str, Any]:
+    return {"model": OAuthErrorBody, "description": description}
+
+
+# What the token endpoint answers in RFC 6749's shape (the API document lists these).
+DOCUMENTED_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: _documented(
+        "`invalid_request` (a parameter is missing or invalid), `invalid_grant` (wrong "
+        "credentials, an unusable refresh token), `unsupported_grant_type`."
+    ),
+    429: _documented("`invalid_grant`: too many attempts (locked or rate-limited); `Retry-After`."),
+    503: _documented("`temporarily_unavailable`: busy; see `Retry-After`."),
+}
 
 
 def _required(form: Mapping[str, str], name: str) -> str:
@@ -73,5 +91,5 @@ async def token(
     except OAuthError:
         raise
     except PortalError as error:
-        raise _translate(error) from error
+        raise translate(error) from error
     raise OAuthError("unsupported_grant_type", f"The grant type `{grant[:40]}` is not supported.")

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request, Response, status
 
 from pe_portal.auth import oauth, service
-from pe_portal.auth.deps import auth_rate_limit
+from pe_portal.auth.deps import auth_rate_limit, oauth_rate_limit
 from pe_portal.auth.schemas import (
     LoginRequest,
     LogoutAllResponse,
@@ -18,6 +18,14 @@ from pe_portal.auth.schemas import (
     RegisterRequest,
     TokenResponse,
 )
+from pe_portal.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    RateLimited,
+    Unauthenticated,
+    Unavailable,
+)
 from pe_portal.http import API_PREFIX
 from pe_portal.http.deps import (
     ContextDep,
@@ -26,7 +34,9 @@ from pe_portal.http.deps import (
     SessionFactoryDep,
     SettingsDep,
 )
+from pe_portal.http.errors import raises
 from pe_portal.http.principal import AccessTokensDep, PrincipalDep
+from pe_portal.http.routing import DocumentedRoute
 from pe_portal.users import service as users
 from pe_portal.users.deps import CurrentUserDep
 from pe_portal.users.schemas import UserRead
@@ -59,7 +69,19 @@ _REGISTERED_LINKS: dict[str, Any] = {
     }
 }
 
-router = APIRouter(prefix="/auth", tags=["auth"], dependencies=[Depends(auth_rate_limit)])
+router = APIRouter(
+    prefix="/auth",
+    tags=["auth"],
+    dependencies=[Depends(auth_rate_limit)],
+    route_class=DocumentedRoute,
+)
+# The token endpoint answers in RFC 6749's shape, its rate limit included.
+oauth_router = APIRouter(
+    prefix="/auth",
+    tags=["auth"],
+    dependencies=[Depends(oauth_rate_limit)],
+    route_class=DocumentedRoute,
+)
 jwks_router = APIRouter(tags=["auth"])
 
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -81,6 +103,7 @@ def _token_response(pair: service.TokenPair, response: Response) -> TokenRespons
     response_model=UserRead,
     responses={201: {"links": _REGISTERED_LINKS}},
 )
+@raises(InvalidInput, Conflict)
 async def register(
     body: RegisterRequest, session: SessionDep, context: ContextDep, settings: SettingsDep
 ) -> UserRead:
@@ -93,6 +116,7 @@ async def register(
 
 
 @router.post("/login", response_model=TokenResponse, responses={200: {"links": _SIGNED_IN_LINKS}})
+@raises(InvalidInput, Unauthenticated, RateLimited, Unavailable)
 async def login(
     body: LoginRequest,
     response: Response,
@@ -109,9 +133,10 @@ async def login(
     return _token_response(pair, response)
 
 
-@router.post(
+@oauth_router.post(
     "/token",
     response_model=OAuthTokenResponse,
+    responses=oauth.DOCUMENTED_ERRORS,
     openapi_extra={
         "requestBody": {
             "content": {
@@ -154,6 +179,7 @@ async def oauth_token(
 
 
 @router.post("/refresh", response_model=TokenResponse, responses={200: {"links": _SIGNED_IN_LINKS}})
+@raises(Unauthenticated)
 async def refresh(
     body: RefreshRequest,
     response: Response,
@@ -187,6 +213,7 @@ async def logout_all(
 
 
 @router.post("/password/change", response_model=PasswordChangeResponse)
+@raises(InvalidInput, Forbidden, Unavailable)
 async def change_password(
     body: PasswordChangeRequest,
     principal: PrincipalDep,

@@ -6,19 +6,37 @@ from typing import Literal
 
 from pydantic import Field
 
-from pe_portal.schemas import CamelModel
-from pe_portal.users.schemas import UserRead
+from pe_portal.schemas import SETTING_KEYWORD, CamelModel
+from pe_portal.security.passwords import MAX_PASSWORD_BYTES
+from pe_portal.users.schemas import Name, UserRead
+from pe_portal.users.service import MAX_EMAIL_LENGTH
 
-# Generous outer bounds; the real rules (72 bytes, e-mail syntax) answer with named errors.
-Email = Field(min_length=1, max_length=320, json_schema_extra={"format": "email"})
-Password = Field(min_length=1, max_length=1024)
+Email = Field(min_length=1, max_length=MAX_EMAIL_LENGTH, json_schema_extra={"format": "email"})
+# The byte limit is checked by the service, so that it answers `password_too_long` naming it;
+# the document states the tightest honest character bound (72 characters are at least 72 bytes).
+_BYTES = (
+    f"At most {MAX_PASSWORD_BYTES} bytes as UTF-8 (bcrypt reads no further; a longer password "
+    "is refused with `password_too_long`, never truncated)."
+)
+Password = Field(
+    min_length=1, max_length=1024, description=_BYTES,
+    json_schema_extra={"maxLength": MAX_PASSWORD_BYTES},
+)  # fmt: skip
+NewPassword = Field(
+    min_length=1, max_length=1024,
+    description=f"{_BYTES} At least PASSWORD_MIN_LENGTH characters; common or guessable "
+    "passwords are refused with `password_too_common` (a rule no schema can state).",
+    json_schema_extra={
+        "maxLength": MAX_PASSWORD_BYTES, SETTING_KEYWORD: {"minLength": "password_min_length"}
+    },
+)  # fmt: skip
 
 
 class RegisterRequest(CamelModel):
     email: str = Email
-    password: str = Password
-    first_name: str | None = Field(default=None, max_length=1000)
-    last_name: str | None = Field(default=None, max_length=1000)
+    password: str = NewPassword
+    first_name: str | None = Name
+    last_name: str | None = Name
 
 
 class LoginRequest(CamelModel):
@@ -40,7 +58,7 @@ class TokenResponse(CamelModel):
 
 class PasswordChangeRequest(CamelModel):
     current_password: str = Password
-    new_password: str = Password
+    new_password: str = NewPassword
 
 
 class PasswordChangeResponse(CamelModel):

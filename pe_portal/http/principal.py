@@ -21,6 +21,8 @@ class BearerPrincipal(OAuth2PasswordBearer):
     button speak the OAuth 2.0 password grant. No unit of work: one batched statement on the
     driver (`app.state.active_accounts`, which the app builds from the sign-in feature)."""
 
+    __raises__ = (Unauthenticated,)  # read by the API document (`http.errors.raises`)
+
     async def __call__(self, request: Request) -> Principal:  # type: ignore[override]
         token = await super().__call__(request)
         if not token:

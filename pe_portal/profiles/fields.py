@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import math
 from functools import cache
+from importlib.resources import files
 from typing import Any
 from urllib.parse import urlsplit
-from zoneinfo import available_timezones
 
 import langcodes
 import phonenumbers
@@ -18,7 +18,7 @@ MAX_AVATAR_LENGTH = 2048
 MAX_LANGUAGE_LENGTH = 35  # RFC 5646 §4.4.1: 35 characters hold any tag worth storing
 MAX_PREFERENCES_BYTES = 16 * 1024
 MAX_PREFERENCES_DEPTH = 8
-# Present in the zone database but not places: the host's own zone and a placeholder.
+# In the zone database but not places: the host's own zone and a placeholder.
 _NOT_PLACES = frozenset({"localtime", "Factory"})
 
 
@@ -68,7 +68,15 @@ def check_avatar(value: str) -> str:
 
 @cache
 def _zones() -> dict[str, str]:
-    return {name.lower(): name for name in available_timezones() - _NOT_PLACES}
+    # The pinned `tzdata` package's list rather than the host's zone files: the same zones on
+    # every machine, and so the same API document (which enumerates them).
+    names = set(files("tzdata").joinpath("zones").read_text().split()) - _NOT_PLACES
+    return {name.lower(): name for name in names}
+
+
+def time_zones() -> list[str]:
+    """Every zone a profile may name, canonically spelled."""
+    return sorted(_zones().values())
 
 
 def normalise_timezone(value: str) -> str:

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from pe_portal.errors import NotFound
 from pe_portal.http.deps import ContextDep, SessionDep
+from pe_portal.http.errors import raises
 from pe_portal.http.principal import PrincipalDep
+from pe_portal.http.routing import DocumentedRoute
 from pe_portal.profiles import service
 from pe_portal.profiles.schemas import ProfileRead, ProfileUpdate
 
-router = APIRouter(prefix="/users/me/profile", tags=["profile"])
+router = APIRouter(prefix="/users/me/profile", tags=["profile"], route_class=DocumentedRoute)
 
 
 @router.get("", response_model=ProfileRead)
+@raises(NotFound)
 async def read_profile(principal: PrincipalDep, session: SessionDep) -> ProfileRead:
     """The signed-in user's profile."""
     profile = await service.get(session, user_id=principal.user_id)
@@ -20,6 +24,7 @@ async def read_profile(principal: PrincipalDep, session: SessionDep) -> ProfileR
 
 
 @router.patch("", response_model=ProfileRead)
+@raises(NotFound)
 async def update_profile(
     body: ProfileUpdate, principal: PrincipalDep, session: SessionDep, context: ContextDep
 ) -> ProfileRead:

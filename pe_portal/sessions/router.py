@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
+from pe_portal.errors import NotFound
 from pe_portal.http.deps import ContextDep, SessionDep
+from pe_portal.http.errors import raises
 from pe_portal.http.principal import PrincipalDep
+from pe_portal.http.routing import DocumentedRoute
 from pe_portal.sessions import service
 from pe_portal.sessions.schemas import SessionRead
 
-router = APIRouter(prefix="/auth/sessions", tags=["sessions"])
+router = APIRouter(prefix="/auth/sessions", tags=["sessions"], route_class=DocumentedRoute)
 
 
 @router.get("", response_model=list[SessionRead])
@@ -31,6 +34,7 @@ async def list_sessions(principal: PrincipalDep, session: SessionDep) -> list[Se
 
 
 @router.delete("/{session_id}", status_code=status.HTTP_204_NO_CONTENT)
+@raises(NotFound)
 async def revoke_session(
     session_id: str, principal: PrincipalDep, session: SessionDep, context: ContextDep
 ) -> None:

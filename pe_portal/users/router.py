@@ -5,15 +5,18 @@ from __future__ import annotations
 from fastapi import APIRouter, Response, status
 
 from pe_portal.clock import utcnow
+from pe_portal.errors import Forbidden, InvalidInput
 from pe_portal.http.deps import ContextDep, SessionDep, SnapshotDep
+from pe_portal.http.errors import raises
 from pe_portal.http.principal import PrincipalDep
+from pe_portal.http.routing import DocumentedRoute
 from pe_portal.principal import Account
 from pe_portal.users import service
 from pe_portal.users.deps import CurrentUserDep
 from pe_portal.users.export_schemas import AccountExport
 from pe_portal.users.schemas import AccountDelete, UserRead, UserUpdate
 
-router = APIRouter(prefix="/users/me", tags=["account"])
+router = APIRouter(prefix="/users/me", tags=["account"], route_class=DocumentedRoute)
 
 
 @router.get("", response_model=UserRead)
@@ -23,6 +26,7 @@ async def read_me(principal: PrincipalDep) -> Account:
 
 
 @router.patch("", response_model=UserRead)
+@raises(InvalidInput)
 async def update_me(
     body: UserUpdate, user: CurrentUserDep, session: SessionDep, context: ContextDep
 ) -> UserRead:
@@ -34,6 +38,7 @@ async def update_me(
 
 
 @router.delete("", status_code=status.HTTP_204_NO_CONTENT)
+@raises(Forbidden)
 async def delete_me(
     body: AccountDelete, user: CurrentUserDep, session: SessionDep, context: ContextDep
 ) -> None:

@@ -7,6 +7,10 @@ from datetime import datetime
 from pydantic import Field
 
 from pe_portal.schemas import CamelModel
+from pe_portal.users.service import MAX_NAME_LENGTH, NAME_PATTERN
+
+# Trimmed by the service, which also refuses control characters (stated as the pattern).
+Name = Field(default=None, max_length=MAX_NAME_LENGTH, json_schema_extra={"pattern": NAME_PATTERN})
 
 
 class UserRead(CamelModel):
@@ -24,8 +28,12 @@ class UserRead(CamelModel):
 class UserUpdate(CamelModel):
     """The names only: e-mail, activation and verification have their own flows."""
 
-    first_name: str | None = Field(default=None, max_length=1000)
-    last_name: str | None = Field(default=None, max_length=1000)
+    first_name: str | None = Field(
+        default=None, max_length=MAX_NAME_LENGTH, json_schema_extra={"pattern": NAME_PATTERN}
+    )
+    last_name: str | None = Field(
+        default=None, max_length=MAX_NAME_LENGTH, json_schema_extra={"pattern": NAME_PATTERN}
+    )
 
 
 class AccountDelete(CamelModel):

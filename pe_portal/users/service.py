@@ -27,6 +27,8 @@ from pe_portal.users.models import User
 
 MAX_EMAIL_LENGTH = 254
 MAX_NAME_LENGTH = 100
+# What `clean_name` lets through, for the API document: no control characters.
+NAME_PATTERN = r"^[^\x00-\x1f\x7f]*$"
 
 
 def normalise_email(raw: str) -> str:

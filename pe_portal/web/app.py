@@ -14,7 +14,7 @@ from pe_portal import __version__, metrics
 from pe_portal.audit.router import router as audit_router
 from pe_portal.auth import refresh
 from pe_portal.auth.email_router import router as email_router
-from pe_portal.auth.router import jwks_router
+from pe_portal.auth.router import jwks_router, oauth_router
 from pe_portal.auth.router import router as auth_router
 from pe_portal.config import Settings, get_settings
 from pe_portal.db.engine import (
@@ -34,7 +34,7 @@ from pe_portal.security.keys import KeyRing
 from pe_portal.security.tokens import AccessTokens
 from pe_portal.sessions.router import router as sessions_router
 from pe_portal.users.router import router as users_router
-from pe_portal.web import errors
+from pe_portal.web import docs, errors, openapi
 from pe_portal.web.middleware import PortalMiddleware
 
 
@@ -103,6 +103,8 @@ def create_app(
         version=__version__,
         summary="Investor Portal accounts, authentication, sessions, profiles and audit trail.",
         lifespan=lifespan,
+        docs_url=None,  # served from the package's own files (web/docs.py)
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.outbox = mail_outbox.start(settings)  # here, not in lifespan: tests skip lifespan
@@ -117,8 +119,11 @@ def create_app(
         ttl=settings.access_token_ttl,
     )
     errors.install(app)
+    openapi.install(app, settings)
+    docs.install(app)
     # FastAPI matches routes in order, router by router: the per-request reads come first.
-    api = (users_router, auth_router, sessions_router, profiles_router, audit_router, email_router)
+    api = (users_router, auth_router, oauth_router, sessions_router, profiles_router, audit_router,
+           email_router)  # fmt: skip
     for router in api:
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(ops_router)

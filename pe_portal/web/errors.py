@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -15,18 +16,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from pe_portal import errors
 from pe_portal.auth.oauth import OAuthError
 from pe_portal.db.engine import UNAVAILABLE_SQLSTATES
+from pe_portal.http.errors import status_for
 
 log = logging.getLogger("pe_portal.web")
-
-STATUS_BY_KIND: dict[type[errors.PortalError], int] = {
-    errors.InvalidInput: 422,
-    errors.Unauthenticated: 401,
-    errors.Forbidden: 403,
-    errors.NotFound: 404,
-    errors.Conflict: 409,
-    errors.RateLimited: 429,
-    errors.Unavailable: 503,
-}
 
 _HTTP_CODES = {
     400: "bad_request",
@@ -53,13 +45,6 @@ def error_response(
     )
 
 
-def status_for(error: errors.PortalError) -> int:
-    for kind in type(error).__mro__:
-        if kind in STATUS_BY_KIND:
-            return STATUS_BY_KIND[kind]
-    return 400
-
-
 async def _portal_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, errors.PortalError)  # noqa: S101 - registered for this type only
     headers = None
@@ -68,7 +53,9 @@ async def _portal_error(request: Request, error: Exception) -> JSONResponse:
         headers = {"Retry-After": str(retry_after)}
     if isinstance(error, errors.Unauthenticated):
         headers = {"WWW-Authenticate": "Bearer"}
-    return error_response(status_for(error), error.code, error.message, error.details, headers)
+    return error_response(
+        status_for(type(error)), error.code, error.message, error.details, headers
+    )
 
 
 def _field_errors(error: RequestValidationError) -> list[dict[str, Any]]:
@@ -104,9 +91,33 @@ async def _validation_error(request: Request, error: Exception) -> JSONResponse:
 async def _http_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)  # noqa: S101
     code = _HTTP_CODES.get(error.status_code, "http_error")
-    return error_response(
-        error.status_code, code, str(error.detail), headers=dict(error.headers or {})
-    )
+    headers = dict(error.headers or {})
+    if error.status_code == 405 and (methods := allowed_methods(request)):
+        headers["Allow"] = ", ".join(methods)
+    return error_response(error.status_code, code, str(error.detail), headers=headers)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method the document gives the path: Starlette names only the first route's, and
+    `/users/me` is three routes (GET, PATCH, DELETE). A path outside the document keeps what
+    Starlette said."""
+    path = request.scope["path"]
+    for pattern, methods in _documented_paths(request.app):
+        if pattern.fullmatch(path):
+            return methods
+    return []
+
+
+def _documented_paths(app: FastAPI) -> list[tuple[re.Pattern[str], list[str]]]:
+    cached: list[tuple[re.Pattern[str], list[str]]] | None = getattr(app.state, "paths", None)
+    if cached is None:
+        cached = [
+            (re.compile(re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template))),
+             sorted(method.upper() for method in operations))
+            for template, operations in app.openapi()["paths"].items()
+        ]  # fmt: skip
+        app.state.paths = cached
+    return cached
 
 
 async def _database_unavailable(request: Request, error: Exception) -> JSONResponse:

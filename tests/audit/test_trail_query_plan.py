@@ -19,8 +19,8 @@ from pe_portal.audit import service
 from pe_portal.audit.models import AuditAction
 from tests.db.test_query_plans import explain
 
-CURSOR = "MjAyNi0wMS0wMVQwMDowMDowMCswMDowMHxjazEyMw"  # 2026-01-01T00:00:00+00:00|ck123
-SECOND_PAGE = "MjAyNi0wNi0wMVQwMDowMDowMCswMDowMHxjazEyMw"  # 2026-06-01T00:00:00+00:00|ck123
+CURSOR = "1767225600000.ck123"  # 2026-01-01T00:00:00Z, row ck123
+SECOND_PAGE = "1780272000000.ck123"  # 2026-06-01T00:00:00Z, row ck123
 USER = "plan-user-7"
 
 _SEED = (

@@ -16,24 +16,15 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.async_api import Page, async_playwright, expect
+from playwright.async_api import Page, expect
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pe_portal.audit.models import AuditAction
 from pe_portal.config import Settings
+from tests.browser import ARTIFACTS, chromium
 from tests.studio.conftest import audit_rows, fetch_user, make_user
 
 pytestmark = pytest.mark.browser
-
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 @dataclass
@@ -125,23 +116,17 @@ async def test_an_operator_deactivates_a_user_and_sees_the_audit_row(
 ) -> None:
     user = await make_user(engine, settings, first_name="Grace", last_name="Hopper")
     ARTIFACTS.mkdir(exist_ok=True)
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            page = await browser.new_page(viewport={"width": 1400, "height": 900})
-            await _sign_in(page, studio_process)
-            await expect(page.locator("#studio-topbar")).to_contain_text("Europe/Paris")
-            await _deactivate(page, studio_process, user.email)
-            await page.get_by_role("link", name="Audit logs").click()
-            newest = page.locator("tbody tr").first
-            await expect(newest).to_contain_text("USER_DEACTIVATED")
-            await expect(newest).to_contain_text("studio:playwright")
-            await expect(newest).to_contain_text(re.compile(r"CES?T"))
-            await page.screenshot(path=ARTIFACTS / "studio.png", full_page=True)
-        finally:
-            await browser.close()
+    async with chromium() as browser:
+        page = await browser.new_page(viewport={"width": 1400, "height": 900})
+        await _sign_in(page, studio_process)
+        await expect(page.locator("#studio-topbar")).to_contain_text("Europe/Paris")
+        await _deactivate(page, studio_process, user.email)
+        await page.get_by_role("link", name="Audit logs").click()
+        newest = page.locator("tbody tr").first
+        await expect(newest).to_contain_text("USER_DEACTIVATED")
+        await expect(newest).to_contain_text("studio:playwright")
+        await expect(newest).to_contain_text(re.compile(r"CES?T"))
+        await page.screenshot(path=ARTIFACTS / "studio.png", full_page=True)
     assert not (await fetch_user(engine, user.id)).is_active
     [row] = await audit_rows(engine, user.id, AuditAction.USER_DEACTIVATED)
     assert row.details is not None
