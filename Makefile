@@ -17,11 +17,12 @@ $(VENV)/.runtime: requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
-install-dev: $(VENV)/.dev ## + test tools, PostgreSQL and Chromium for the browser tests
+install-dev: $(VENV)/.dev ## + test tools, PostgreSQL, Chromium and Node for the browser and client tests
 
-$(VENV)/.dev: $(VENV)/.runtime requirements-dev.lock scripts/install-test-deps.sh
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.lock scripts/install-test-deps.sh tests/client/package-lock.json
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.lock
 	bash scripts/install-test-deps.sh
+	npm ci --prefix tests/client --no-audit --no-fund --loglevel=error  # the generated-client test's pinned tools
 	touch $@
 
 test: install-dev lint ## install what tests need and run the whole suite

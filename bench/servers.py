@@ -93,12 +93,12 @@ def _wait_ready(server: Server, path: str, deadline: float) -> None:
 
 @contextmanager
 def running(command: list[str], env: dict[str, str], workers: int, log: Path, ready_path: str,
-            port: int) -> Iterator[Server]:  # fmt: skip
-    """Start `command`, wait until `ready_path` answers 200 and every worker exists, then stop
-    the whole process group at the end."""
+            port: int, code: Path = REPO) -> Iterator[Server]:  # fmt: skip
+    """Start `command` in the checkout `code`, wait until `ready_path` answers 200 and every
+    worker exists, then stop the whole process group at the end."""
     with log.open("ab") as output:
         process = subprocess.Popen(
-            command, env=env, cwd=REPO, stdout=output, stderr=output, start_new_session=True
+            command, env=env, cwd=code, stdout=output, stderr=output, start_new_session=True
         )
     server = Server(process, port, workers)
     try:
@@ -119,11 +119,13 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
-def portal(env: dict[str, str], workers: int, log: Path) -> AbstractContextManager[Server]:
+def portal(
+    env: dict[str, str], workers: int, log: Path, code: Path = REPO
+) -> AbstractContextManager[Server]:
     port = free_port()
     command = [sys.executable, "-m", "pe_portal.cli", "serve", "--no-migrate",
                "--port", str(port), "--workers", str(workers)]  # fmt: skip
-    return running(command, env, workers, log, "/ready", port)
+    return running(command, env, workers, log, "/ready", port, code)
 
 
 def baseline(env: dict[str, str], workers: int, log: Path) -> AbstractContextManager[Server]:

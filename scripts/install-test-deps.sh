@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# System packages the test suite needs: PostgreSQL server binaries and Debian's Chromium.
+# System packages the test suite needs: PostgreSQL server binaries, Debian's Chromium, and Node
+# with npm (the generated TypeScript client's test).
 # Installs only what is missing; needs root (or passwordless sudo) when something is.
 set -euo pipefail
 
@@ -9,6 +10,8 @@ have_postgres() {
 }
 have_postgres || missing+=(postgresql postgresql-contrib)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import uuid
 from dataclasses import dataclass, field
@@ -15,6 +16,8 @@ import aiosmtplib
 
 from pe_portal.clock import utcnow
 from pe_portal.config import Settings
+
+_SEQUENCE = itertools.count()
 
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
@@ -132,7 +135,9 @@ class FileTransport:
         """Write one message; readers never see a half-written `.eml` (temp file + rename)."""
         # The messages hold sign-in links: readable by this user only.
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        name = f"{utcnow():%Y%m%dT%H%M%S%fZ}-{uuid.uuid4().hex[:12]}.eml"
+        # The clock has milliseconds: a per-process sequence keeps one process's files in order.
+        stamp = f"{utcnow():%Y%m%dT%H%M%S%f}"[:-3]
+        name = f"{stamp}Z-{next(_SEQUENCE):06d}-{uuid.uuid4().hex[:12]}.eml"
         temporary = self.directory / f".{name}.tmp"
         descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "wb") as handle:
