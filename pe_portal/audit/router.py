@@ -21,16 +21,21 @@ router = APIRouter(prefix="/users/me/audit-logs", tags=["audit"], route_class=Do
 MAX_LIMIT = 200
 
 
-def _utc(value: datetime | None, field: str) -> datetime | None:
-    """Naive times are taken as UTC; a time that cannot be expressed in UTC is refused."""
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
+_LATEST = datetime.max.replace(tzinfo=UTC)
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    """Naive times are taken as UTC. A time beyond what UTC can express (year 1 with a positive
+    offset, year 9999 with a negative one) is before or after every row: the nearest bound."""
     if value is None:
         return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
     try:
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    except OverflowError as error:
-        raise InvalidInput(
-            f"{field} is out of range.", code="invalid_time", details=[{"field": field}]
-        ) from error
+        return value.astimezone(UTC)
+    except OverflowError:
+        return _EARLIEST if value.year == _EARLIEST.year else _LATEST
 
 
 @router.get("", response_model=AuditLogPage)
@@ -49,8 +54,8 @@ async def list_audit_logs(
         session,
         user_id=principal.user_id,
         action=action,
-        since=_utc(since, "since"),
-        until=_utc(until, "until"),
+        since=_utc(since),
+        until=_utc(until),
         cursor=cursor,
         limit=limit,
     )

@@ -109,14 +109,16 @@ def allowed_methods(request: Request) -> list[str]:
 
 
 def _documented_paths(app: FastAPI) -> list[tuple[re.Pattern[str], list[str]]]:
-    cached: list[tuple[re.Pattern[str], list[str]]] | None = getattr(app.state, "paths", None)
+    cached: list[tuple[re.Pattern[str], list[str]]] | None = getattr(
+        app.state, "documented_paths", None
+    )
     if cached is None:
         cached = [
             (re.compile(re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template))),
              sorted(method.upper() for method in operations))
             for template, operations in app.openapi()["paths"].items()
         ]  # fmt: skip
-        app.state.paths = cached
+        app.state.documented_paths = cached
     return cached
 
 
