@@ -35,10 +35,16 @@ def one_round(run: Run, code: Path, workers: int, first: int) -> dict[str, float
         tokens = sign_in(server.url, 64, first=first)
         path = read_path(server.url)
         warm_up(server, tokens.access, path)
+        fresh = sign_in(server.url, 64, first=first + 64)
+        started = server.cpu_seconds()
         read = authenticated_read(run, server, tokens, path)
-        rotation = refresh(run, server, sign_in(server.url, 64, first=first + 64))
-    return {"read_rps": read.rps, "read_p99_ms": read.p99_ms, "refresh_rps": rotation.rps,
-            "refresh_p99_ms": rotation.p99_ms}  # fmt: skip
+        between = server.cpu_seconds()
+        rotation = refresh(run, server, fresh)
+        ended = server.cpu_seconds()
+    return {"read_rps": read.rps, "read_p99_ms": read.p99_ms,
+            "read_cpu_us": (between - started) * 1e6 / max(read.requests, 1),
+            "refresh_rps": rotation.rps, "refresh_p99_ms": rotation.p99_ms,
+            "refresh_cpu_us": (ended - between) * 1e6 / max(rotation.requests, 1)}  # fmt: skip
 
 
 def main(argv: list[str]) -> None:
