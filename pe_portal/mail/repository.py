@@ -1,6 +1,7 @@
-"""SQL of the outbox. Scheduling uses the database's clock (`LOCALTIMESTAMP`, UTC on every
-connection), not the host's: the processes sharing the queue may run on hosts whose clocks
-disagree, and "due" must mean the same thing to all of them."""
+"""SQL of the outbox. Scheduling uses the database's clock, not the host's: the processes
+sharing the queue may run on hosts whose clocks disagree, and "due" must mean the same thing to
+all of them. The statement's time, not the transaction's: a long transaction still sees time
+pass."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from pe_portal.mail.models import MailStatus, OutboxMessage
 
 CHANNEL = "mail_outbox"  # the migration's trigger notifies it on every insert
-_NOW = func.localtimestamp()
+_NOW = func.timezone("UTC", func.statement_timestamp())
 _PENDING = OutboxMessage.status == MailStatus.PENDING
 
 

@@ -1,0 +1,73 @@
+"""Queueing real outbox rows (committed, as a request would) and reading them back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from pe_portal.config import Settings
+from pe_portal.db.engine import create_sessionmaker
+from pe_portal.mail import outbox as outbox_module
+from pe_portal.mail import service as mail
+from pe_portal.mail.outbox import Outbox
+
+TOKEN = "secret-reset-token-value"
+
+
+@dataclass(frozen=True)
+class Row:
+    id: str
+    message_id: str
+    status: str
+    attempts: int
+    body: bytes | None
+    last_error: str | None
+
+
+def outbox_for(settings: Settings, engine: AsyncEngine) -> Outbox:
+    """The process's outbox for `settings`, delivering through `engine` with real commits."""
+    outbox = outbox_module.start(settings)
+    outbox.bind(create_sessionmaker(engine))
+    return outbox
+
+
+async def queue_reset(session: AsyncSession, to: str = "ann@example.com") -> str:
+    """A password-reset mail queued in `session`'s transaction (not committed here)."""
+    context = {"token": TOKEN, "expires_at": datetime(2025, 1, 9, tzinfo=UTC)}
+    return await mail.send(
+        "password_reset", session=session, to=to, language="en", timezone="UTC", context=context
+    )
+
+
+async def committed_resets(
+    sessionmaker: async_sessionmaker[AsyncSession], *recipients: str
+) -> list[str]:
+    """One committed transaction queueing a reset mail to each recipient."""
+    async with sessionmaker() as session:
+        ids = [await queue_reset(session, to) for to in recipients]
+        await session.commit()
+    return ids
+
+
+async def row(engine: AsyncEngine, row_id: str) -> Row:
+    async with engine.connect() as connection:
+        found = (
+            await connection.execute(
+                text(
+                    "SELECT id, message_id, status, attempts, body, last_error "
+                    "FROM mail_outbox WHERE id = :id"
+                ),
+                {"id": row_id},
+            )
+        ).one()
+    return Row(*found)
+
+
+async def count_rows(engine: AsyncEngine) -> int:
+    async with engine.connect() as connection:
+        return int(
+            (await connection.execute(text("SELECT count(*) FROM mail_outbox"))).scalar_one()
+        )
