@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import itertools
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -71,3 +74,12 @@ async def count_rows(engine: AsyncEngine) -> int:
         return int(
             (await connection.execute(text("SELECT count(*) FROM mail_outbox"))).scalar_one()
         )
+
+
+async def eventually(condition: Callable[[], Awaitable[bool]], seconds: float = 30.0) -> None:
+    """Wait until `condition()` holds, checking every 20 ms; fail after `seconds`."""
+    async with asyncio.timeout(seconds):
+        for _ in itertools.count():  # until it holds, or the timeout
+            if await condition():
+                return
+            await asyncio.sleep(0.02)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import pytest
@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from pe_portal.config import Settings
 from pe_portal.db.engine import create_sessionmaker
 from pe_portal.mail.worker import Worker
-from tests.mail.helpers import committed_resets, count_rows, outbox_for, row
+from tests.mail.helpers import committed_resets, count_rows, eventually, outbox_for, row
 from tests.smtp import SmtpServer
 
 pytestmark = pytest.mark.usefixtures("committed")
@@ -29,14 +29,12 @@ async def running(worker: Worker, grace: float = 5.0) -> AsyncIterator[Worker]:
         await worker.stop(grace=grace)
 
 
+async def _received(server: SmtpServer, count: int) -> bool:
+    return len(server.received) >= count
+
+
 def _worker(settings: Settings, engine: AsyncEngine) -> Worker:
     return Worker(outbox_for(settings, engine), database_url=settings.database_url or "")
-
-
-async def _until(condition: Callable[[], bool], seconds: float = 30.0) -> None:
-    async with asyncio.timeout(seconds):
-        while not condition():
-            await asyncio.sleep(0.02)
 
 
 async def test_a_commit_wakes_the_worker_long_before_its_poll(
@@ -60,7 +58,7 @@ async def test_two_workers_share_the_queue_and_send_each_message_once(
     await committed_resets(create_sessionmaker(engine), *recipients)
 
     async with running(_worker(shared, engine)), running(_worker(shared, engine)):
-        await _until(lambda: len(smtp_server.received) >= len(recipients))
+        await eventually(lambda: _received(smtp_server, len(recipients)))
         await asyncio.sleep(0.2)  # time for a duplicate to show up, if there were one
 
     delivered = sorted(r for entry in smtp_server.received for r in entry.recipients)
