@@ -13,12 +13,9 @@ Logs name the Message-ID and the recipient's domain, never the body nor the SMTP
 from __future__ import annotations
 
 import asyncio
-import email
-import email.policy
 import logging
 import random
 from dataclasses import dataclass
-from email.message import EmailMessage
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -27,7 +24,12 @@ from pe_portal.config import Settings
 from pe_portal.mail import repository
 from pe_portal.mail.repository import Claimed
 from pe_portal.mail.sealing import UnreadableBody, unseal
-from pe_portal.mail.transport import DeliveryRefused, Transport, transport_from_settings
+from pe_portal.mail.transport import (
+    DeliveryRefused,
+    Outgoing,
+    Transport,
+    transport_from_settings,
+)
 
 log = logging.getLogger("pe_portal.mail")
 
@@ -83,9 +85,8 @@ class Outbox:
         attempt = claimed.attempts + 1
         message = None
         try:
-            message = _parse(
-                unseal(claimed.body, secret_key=settings.secret_key, row_id=claimed.id)
-            )
+            sealed = unseal(claimed.body, secret_key=settings.secret_key, row_id=claimed.id)
+            message = Outgoing.unpack(sealed)
             await self.transport.send(message)
         except Exception as error:  # every failure of one send is recorded, none is raised
             reason = _reason(error, message)
@@ -135,18 +136,10 @@ async def _record(session: AsyncSession, claimed: list[Claimed], outcomes: list[
             )
 
 
-def _parse(data: bytes) -> EmailMessage:
-    message = email.message_from_bytes(data, policy=email.policy.default)
-    assert isinstance(message, EmailMessage)  # the default policy's factory  # noqa: S101
-    return message
-
-
-def _reason(error: Exception, message: EmailMessage | None) -> str:
+def _reason(error: Exception, message: Outgoing | None) -> str:
     """The error as text, without the recipient's address (a refused RCPT names it)."""
     text = f"{type(error).__name__}: {error}"
-    for address in getattr(message["To"] if message else None, "addresses", ()):
-        text = text.replace(address.addr_spec, "<recipient>")
-    return text
+    return text.replace(message.recipient, "<recipient>") if message else text
 
 
 _default: Outbox | None = None

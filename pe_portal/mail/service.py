@@ -17,6 +17,7 @@ from pe_portal.mail.models import MailStatus
 from pe_portal.mail.outbox import default_outbox
 from pe_portal.mail.repository import FailedMessage, Summary
 from pe_portal.mail.sealing import seal
+from pe_portal.mail.transport import Outgoing
 
 # cuid2 ids, or the DDL fallback's UUID text: anything else cannot name a message.
 _ID = re.compile(r"[0-9a-z][0-9a-z-]{0,63}")
@@ -50,7 +51,7 @@ async def send(
         message_id=str(message["Message-ID"]),
         template=template,
         recipient_domain=recipient_domain(to),
-        body=seal(bytes(message), secret_key=settings.secret_key, row_id=row_id),
+        body=seal(Outgoing.of(message).pack(), secret_key=settings.secret_key, row_id=row_id),
     )
     return row_id
 
