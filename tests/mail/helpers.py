@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -16,6 +17,8 @@ from pe_portal.db.engine import create_sessionmaker
 from pe_portal.mail import outbox as outbox_module
 from pe_portal.mail import service as mail
 from pe_portal.mail.outbox import Outbox
+from pe_portal.mail.worker import Worker
+from tests.smtp import SmtpServer
 
 TOKEN = "secret-reset-token-value"
 
@@ -83,3 +86,23 @@ async def eventually(condition: Callable[[], Awaitable[bool]], seconds: float = 
             if await condition():
                 return
             await asyncio.sleep(0.02)
+
+
+def worker_for(settings: Settings, engine: AsyncEngine) -> Worker:
+    """A server process's delivery worker for `settings` (not started)."""
+    return Worker(outbox_for(settings, engine), database_url=settings.database_url or "")
+
+
+@asynccontextmanager
+async def running(worker: Worker, grace: float = 5.0) -> AsyncIterator[Worker]:
+    """`worker` delivering for the duration of the block, stopped as a server stops it."""
+    worker.start()
+    try:
+        yield worker
+    finally:
+        await worker.stop(grace=grace)
+
+
+async def delivered(server: SmtpServer, count: int) -> bool:
+    """Whether `server` has accepted at least `count` messages."""
+    return len(server.received) >= count

@@ -5,43 +5,32 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pe_portal.config import Settings
 from pe_portal.db.engine import create_sessionmaker
-from pe_portal.mail.worker import Worker
-from tests.mail.helpers import committed_resets, count_rows, eventually, outbox_for, row
+from tests.mail.helpers import (
+    committed_resets,
+    count_rows,
+    delivered,
+    eventually,
+    outbox_for,
+    row,
+    running,
+    worker_for,
+)
 from tests.smtp import SmtpServer
 
 pytestmark = pytest.mark.usefixtures("committed")
-
-
-@asynccontextmanager
-async def running(worker: Worker, grace: float = 5.0) -> AsyncIterator[Worker]:
-    worker.start()
-    try:
-        yield worker
-    finally:
-        await worker.stop(grace=grace)
-
-
-async def _received(server: SmtpServer, count: int) -> bool:
-    return len(server.received) >= count
-
-
-def _worker(settings: Settings, engine: AsyncEngine) -> Worker:
-    return Worker(outbox_for(settings, engine), database_url=settings.database_url or "")
 
 
 async def test_a_commit_wakes_the_worker_long_before_its_poll(
     settings: Settings, engine: AsyncEngine, smtp_server: SmtpServer
 ) -> None:
     slow_poll = smtp_server.settings_for(settings, mail_poll_interval=60)
-    async with running(_worker(slow_poll, engine)):
+    async with running(worker_for(slow_poll, engine)):
         await asyncio.sleep(0.2)  # the worker is idle, listening
         started = time.monotonic()
         await committed_resets(create_sessionmaker(engine), "ann@example.com")
@@ -57,12 +46,12 @@ async def test_two_workers_share_the_queue_and_send_each_message_once(
     recipients = [f"user{i}@example.com" for i in range(200)]
     await committed_resets(create_sessionmaker(engine), *recipients)
 
-    async with running(_worker(shared, engine)), running(_worker(shared, engine)):
-        await eventually(lambda: _received(smtp_server, len(recipients)))
+    async with running(worker_for(shared, engine)), running(worker_for(shared, engine)):
+        await eventually(lambda: delivered(smtp_server, len(recipients)))
         await asyncio.sleep(0.2)  # time for a duplicate to show up, if there were one
 
-    delivered = sorted(r for entry in smtp_server.received for r in entry.recipients)
-    assert delivered == sorted(recipients)
+    received = sorted(r for entry in smtp_server.received for r in entry.recipients)
+    assert received == sorted(recipients)
     assert smtp_server.data_commands == len(recipients)
 
 
@@ -77,7 +66,7 @@ async def test_stopping_mid_send_loses_nothing(
     stuck = settings.model_copy(update={"smtp_url": f"smtp://127.0.0.1:{port}", "smtp_timeout": 60})
     [row_id] = await committed_resets(create_sessionmaker(engine), "ann@example.com")
     try:
-        async with running(_worker(stuck, engine), grace=0.3):
+        async with running(worker_for(stuck, engine), grace=0.3):
             await asyncio.sleep(0.5)  # the batch is in flight, its row locked
     finally:
         hanging.close()
@@ -97,7 +86,7 @@ async def test_delivered_messages_are_pruned_after_the_retention(
     await outbox_for(sent_now, engine).drain()
     assert await count_rows(engine) == 2
 
-    async with running(_worker(sent_now, engine)):
+    async with running(worker_for(sent_now, engine)):
         await asyncio.sleep(0.3)  # the worker's first pass prunes
 
     assert await count_rows(engine) == 0
