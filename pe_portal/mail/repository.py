@@ -16,6 +16,13 @@ from pe_portal.mail.models import MailStatus, OutboxMessage
 CHANNEL = "mail_outbox"  # the migration's trigger notifies it on every insert
 _NOW = func.timezone("UTC", func.statement_timestamp())
 _PENDING = OutboxMessage.status == MailStatus.PENDING
+# What names a message in logs and listings (never the address nor the body).
+_LABEL = (
+    OutboxMessage.id,
+    OutboxMessage.message_id,
+    OutboxMessage.template,
+    OutboxMessage.recipient_domain,
+)
 
 
 @dataclass(frozen=True)
@@ -58,14 +65,7 @@ async def claim_due(session: AsyncSession, *, limit: int) -> list[Claimed]:
     """Up to `limit` due messages, oldest first. SKIP LOCKED: rows another worker (in this or
     another process) holds are passed over, never waited for nor sent twice."""
     query = (
-        select(
-            OutboxMessage.id,
-            OutboxMessage.message_id,
-            OutboxMessage.template,
-            OutboxMessage.recipient_domain,
-            OutboxMessage.body,
-            OutboxMessage.attempts,
-        )
+        select(*_LABEL, OutboxMessage.body, OutboxMessage.attempts)
         .where(_PENDING, OutboxMessage.next_attempt_at <= _NOW)
         .order_by(OutboxMessage.next_attempt_at)
         .limit(limit)
@@ -159,15 +159,7 @@ async def summary(session: AsyncSession) -> Summary:
 async def failed_messages(session: AsyncSession, *, limit: int) -> list[FailedMessage]:
     """The most recently failed messages (no bodies)."""
     query = (
-        select(
-            OutboxMessage.id,
-            OutboxMessage.message_id,
-            OutboxMessage.template,
-            OutboxMessage.recipient_domain,
-            OutboxMessage.attempts,
-            OutboxMessage.last_error,
-            OutboxMessage.finished_at,
-        )
+        select(*_LABEL, OutboxMessage.attempts, OutboxMessage.last_error, OutboxMessage.finished_at)
         .where(OutboxMessage.status == MailStatus.FAILED)
         .order_by(OutboxMessage.finished_at.desc())
         .limit(limit)

@@ -25,6 +25,7 @@ from pe_portal.mail.outbox import Outbox
 
 log = logging.getLogger("pe_portal.mail")
 
+CONNECTIONS = 2  # each process's worker: one listens, one claims and sends
 _PRUNE_EVERY = 300.0  # seconds between retention passes: a sent row costs nothing meanwhile
 _PRUNE_BATCH = 1000  # rows a retention statement deletes: short locks, short transactions
 _TRANSIENT = (sa_exc.DBAPIError, sa_exc.TimeoutError, OSError, TimeoutError)
@@ -36,7 +37,7 @@ class Worker:
     def __init__(self, outbox: Outbox, *, database_url: str) -> None:
         self.outbox = outbox
         self.settings: Settings = outbox.settings
-        self.engine: AsyncEngine = create_engine(self.settings, database_url, pool_size=2)
+        self.engine: AsyncEngine = create_engine(self.settings, database_url, pool_size=CONNECTIONS)
         self.sessionmaker = create_sessionmaker(self.engine)
         self._wake = asyncio.Event()
         self._stopping = False

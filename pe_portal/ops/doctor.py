@@ -15,6 +15,7 @@ from pe_portal.db import migrate
 from pe_portal.db.engine import create_engine
 from pe_portal.db.runtime import DatabaseUrls
 from pe_portal.mail import service as mail
+from pe_portal.mail import worker as mail_worker
 from pe_portal.ops import repository
 from pe_portal.ops.stats import ENABLE_STATEMENTS
 
@@ -211,10 +212,11 @@ def _pool(settings: Settings, facts: dict[str, Any], workers: int) -> Check:
     capacity = facts["max_connections"] - facts["reserved"]
     if facts["connection_limit"] >= 0:
         capacity = min(capacity, facts["connection_limit"])
-    need = settings.database_pool_size * workers
+    per_worker = settings.database_pool_size + mail_worker.CONNECTIONS
+    need = per_worker * workers
     detail = (
-        f"pool {settings.database_pool_size} x {workers} worker(s) = {need} of {capacity} "
-        "connections available"
+        f"pool {settings.database_pool_size} + {mail_worker.CONNECTIONS} (mail) x {workers} "
+        f"worker(s) = {need} of {capacity} connections available"
     )
     fix = (
         "Lower DATABASE_POOL_SIZE or the worker count, or raise max_connections (or the role's "
