@@ -52,6 +52,7 @@ class Outbox:
         self.sessionmaker: async_sessionmaker[AsyncSession] | None = None
 
     def bind(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        """The sessions `drain()` delivers through (the app's, set when its database is)."""
         self.sessionmaker = sessionmaker
 
     async def deliver_due(self, sessionmaker: async_sessionmaker[AsyncSession]) -> int:
@@ -65,8 +66,8 @@ class Outbox:
         return len(claimed)
 
     async def drain(self) -> None:
-        """Deliver until nothing is pending (retries included): for tests and commands. Rows
-        another worker holds are waited for, not taken."""
+        """Deliver until nothing is pending (retries included), in the caller's task: what tests
+        use to see their mail out. Rows another worker holds are waited for, not taken."""
         if self.sessionmaker is None:
             raise RuntimeError("Outbox.drain() needs a database: bind(sessionmaker) first")
         while True:
