@@ -17,7 +17,7 @@ from tests.mail.helpers import committed_resets, delivered, eventually, running,
 from tests.smtp import SmtpServer
 
 BACKLOG = 5000
-pytestmark = pytest.mark.usefixtures("committed")
+pytestmark = pytest.mark.usefixtures("committed", "default_outbox")
 
 
 async def _retried_during_outage(engine: AsyncEngine) -> bool:

@@ -16,7 +16,7 @@ from pe_portal.db.engine import create_sessionmaker
 from tests.mail.helpers import committed_resets, outbox_for, row
 from tests.smtp import free_port
 
-pytestmark = pytest.mark.usefixtures("committed")
+pytestmark = pytest.mark.usefixtures("committed", "default_outbox")
 
 
 def _cli(settings: Settings, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -15,7 +15,7 @@ from tests.mail.helpers import committed_resets, outbox_for
 from tests.ops.conftest import metric, parse_metrics
 from tests.smtp import free_port
 
-pytestmark = pytest.mark.usefixtures("committed")
+pytestmark = pytest.mark.usefixtures("committed", "default_outbox")
 
 
 async def _stuck_and_failed(settings: Settings, engine: AsyncEngine, owner: AsyncEngine) -> None:

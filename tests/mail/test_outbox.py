@@ -16,7 +16,7 @@ from tests.mail.helpers import TOKEN, committed_resets, count_rows, outbox_for, 
 from tests.smtp import SmtpServer, free_port, link
 
 LOG = "pe_portal.mail"
-pytestmark = pytest.mark.usefixtures("committed")
+pytestmark = pytest.mark.usefixtures("committed", "default_outbox")
 
 
 def _server_down(settings: Settings) -> Settings:

@@ -23,7 +23,7 @@ from tests.mail.helpers import committed_resets, eventually, outbox_for
 from tests.robustness.served import serve, server_env
 from tests.smtp import SmtpServer
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("default_outbox")]
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pe_portal.config import Settings
 from pe_portal.db.engine import create_sessionmaker
+from pe_portal.mail.transport import Outgoing, Transport
 from tests.mail.helpers import (
     committed_resets,
     count_rows,
@@ -23,7 +24,7 @@ from tests.mail.helpers import (
 )
 from tests.smtp import SmtpServer
 
-pytestmark = pytest.mark.usefixtures("committed")
+pytestmark = pytest.mark.usefixtures("committed", "default_outbox")
 
 
 async def test_a_commit_wakes_the_worker_long_before_its_poll(
@@ -76,6 +77,37 @@ async def test_stopping_mid_send_loses_nothing(
     await outbox_for(smtp_server.settings_for(settings), engine).drain()
     assert await smtp_server.next_message("ann@example.com")
     assert smtp_server.data_commands == 1
+
+
+class _AcceptedThenDied:
+    """Hands the message to the real server, then never returns: the process dies after the
+    server's 250 and before the outcome is committed (the uncertain send)."""
+
+    def __init__(self, real: Transport) -> None:
+        self.real = real
+        self.description = real.description
+
+    async def send(self, message: Outgoing) -> None:
+        await self.real.send(message)
+        await asyncio.Event().wait()
+
+
+async def test_an_uncertain_send_is_sent_again_with_the_same_message_id(
+    settings: Settings, engine: AsyncEngine, smtp_server: SmtpServer
+) -> None:
+    through_smtp = smtp_server.settings_for(settings)
+    [row_id] = await committed_resets(create_sessionmaker(engine), "ann@example.com")
+    worker = worker_for(through_smtp, engine)
+    worker.outbox.transport = _AcceptedThenDied(worker.outbox.transport)
+    async with running(worker, grace=0.1):
+        first = await smtp_server.next_message("ann@example.com")
+
+    assert (await row(engine, row_id)).status == "pending"  # the crash rolled the claim back
+    await outbox_for(through_smtp, engine).drain()
+    second = await smtp_server.next_message("ann@example.com")
+    assert second["Message-ID"] == first["Message-ID"]  # the duplicate can be recognised
+    assert bytes(second) == bytes(first)
+    assert (await row(engine, row_id)).status == "sent"
 
 
 async def test_delivered_messages_are_pruned_after_the_retention(
