@@ -53,9 +53,14 @@ class Settings(BaseSettings):
     smtp_timeout: float = Field(default=10.0, gt=0, description="seconds")
     mail_from: str = "pe-portal <no-reply@localhost>"
     mail_dir: Path = Path("var/mail")
-    mail_send_attempts: int = Field(default=5, ge=1, le=20)
+    # The outbox (docs/operations.md "Mail outbox"). Ten attempts from 2 s, doubling, capped at
+    # 15 min: about 20 minutes of an SMTP outage are ridden out (reset links live an hour).
+    mail_send_attempts: int = Field(default=10, ge=1, le=30)
     mail_retry_base_delay: float = Field(default=2.0, ge=0, description="seconds")
-    mail_queue_size: int = Field(default=1000, ge=1)
+    mail_retry_max_delay: float = Field(default=900.0, ge=0, description="seconds")
+    mail_batch_size: int = Field(default=10, ge=1, le=500, description="sent concurrently")
+    mail_poll_interval: float = Field(default=5.0, gt=0, description="seconds")
+    mail_retention: int = Field(default=604800, ge=0, description="seconds")
     mail_drain_timeout: float = Field(default=10.0, ge=0, description="seconds")
     public_url: str = "http://127.0.0.1:8000"
     log_format: Literal["console", "json"] = "console"

@@ -1,5 +1,6 @@
 """Prometheus metrics: HTTP requests by route template, authentication counters, active sessions,
-the database pool. Several uvicorn workers share them through PROMETHEUS_MULTIPROC_DIR."""
+the mail outbox, the database pool. Several uvicorn workers share them through
+PROMETHEUS_MULTIPROC_DIR."""
 
 from __future__ import annotations
 
@@ -57,6 +58,29 @@ TOKEN_REUSE = Counter(
 ACTIVE_SESSIONS = Gauge(
     "pe_portal_active_sessions",
     "Sessions neither revoked nor expired, counted when scraped.",
+    multiprocess_mode="mostrecent",
+)
+# The mail outbox: counted by each process's delivery worker; the gauges read the table.
+MAIL_SENT = Counter("pe_portal_mail_sent", "Messages handed over to the SMTP server (or file).")
+MAIL_ATTEMPT_FAILURES = Counter(
+    "pe_portal_mail_attempt_failures", "Delivery attempts that failed (retried or not)."
+)
+MAIL_GIVEN_UP = Counter(
+    "pe_portal_mail_given_up", "Messages marked failed: refused for good or out of attempts."
+)
+MAIL_PENDING = Gauge(
+    "pe_portal_mail_pending",
+    "Messages in the outbox not yet delivered, counted when scraped.",
+    multiprocess_mode="mostrecent",
+)
+MAIL_OLDEST_PENDING_AGE = Gauge(
+    "pe_portal_mail_oldest_pending_age_seconds",
+    "How long the oldest undelivered message has waited (0: none), when scraped.",
+    multiprocess_mode="mostrecent",
+)
+MAIL_FAILED = Gauge(
+    "pe_portal_mail_failed",
+    "Messages given up on and kept in the outbox (`pe-portal mail retry --failed`), when scraped.",
     multiprocess_mode="mostrecent",
 )
 DB_POOL_IN_USE = Gauge(

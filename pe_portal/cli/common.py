@@ -87,6 +87,18 @@ async def unit_of_work(settings: Settings, url: str) -> AsyncIterator[AsyncSessi
         await engine.dispose()
 
 
+def in_transaction(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run `work` in one committed transaction on DATABASE_URL (or the embedded cluster)."""
+    settings = get_settings()
+    with database(settings) as urls:
+
+        async def body() -> T:
+            async with unit_of_work(settings, urls.app) as session:
+                return await work(session)
+
+        return run(body)
+
+
 def port_is_free(host: str, port: int) -> bool:
     """Checked before starting a server, so a taken port is one readable line, not a traceback."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:

@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import getpass
 import sys
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
 
 import typer
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from pe_portal.cli.common import console, database, run, unit_of_work
+from pe_portal.cli.common import console, in_transaction
 from pe_portal.config import get_settings
 from pe_portal.context import RequestContext
 from pe_portal.users import service as users
 from pe_portal.users.models import User
 
-T = TypeVar("T")
 app = typer.Typer(
     help="User accounts (create, list, activate, deactivate, delete).", no_args_is_help=True
 )
@@ -28,18 +25,6 @@ UserArgument = typer.Argument(..., help="the account's e-mail or id")
 def _context() -> RequestContext:
     """CLI events are audited with the operator's OS user as the actor."""
     return RequestContext(actor=f"cli:{getpass.getuser()}")
-
-
-def _in_transaction(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    """Run `work` in one committed transaction on DATABASE_URL (or the embedded cluster)."""
-    settings = get_settings()
-    with database(settings) as urls:
-
-        async def body() -> T:
-            async with unit_of_work(settings, urls.app) as session:
-                return await work(session)
-
-        return run(body)
 
 
 async def _find(session: AsyncSession, identifier: str) -> User:
@@ -68,7 +53,7 @@ def create(
     """Create an account (and its profile); the password is asked for, never an argument."""
     password = _read_password(password_stdin)
     settings = get_settings()
-    user = _in_transaction(
+    user = in_transaction(
         lambda session: users.create_user(
             session, email=email, password=password, first_name=first_name,
             last_name=last_name, context=_context(), settings=settings, verified=verified,
@@ -83,7 +68,7 @@ def list_command(
     offset: int = typer.Option(0, min=0, help="rows to skip"),
 ) -> None:
     """List accounts, oldest first."""
-    rows = _in_transaction(lambda session: users.list_users(session, limit=limit, offset=offset))
+    rows = in_transaction(lambda session: users.list_users(session, limit=limit, offset=offset))
     table = Table("id", "e-mail", "name", "active", "verified", "last login", "created")
     for user in rows:
         name = " ".join(part for part in (user.first_name, user.last_name) if part)
@@ -108,7 +93,7 @@ def _set_active(identifier: str, active: bool) -> User:
         user = await _find(session, identifier)
         return await users.set_active(session, user_id=user.id, active=active, context=_context())
 
-    return _in_transaction(work)
+    return in_transaction(work)
 
 
 @app.command()
@@ -139,5 +124,5 @@ def delete(
         await users.delete_user(session, user_id=account.id, context=_context())
         return account.email
 
-    email = _in_transaction(work)
+    email = in_transaction(work)
     console.print(f"deleted {email}", highlight=False)

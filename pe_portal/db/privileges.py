@@ -16,6 +16,8 @@ _GRANTS = (
     "GRANT SELECT, INSERT ON audit_logs TO {role}",
     "GRANT SELECT ON alembic_version TO {role}",
     "GRANT SELECT, INSERT, UPDATE, DELETE ON auth_rate_limits TO {role}",
+    # The request inserts; the same role's delivery worker claims, updates and prunes.
+    "GRANT SELECT, INSERT, UPDATE, DELETE ON mail_outbox TO {role}",
 )
 
 

@@ -1,12 +1,14 @@
-"""Mail: messages rendered for one person (plain text + HTML, in their language and timezone)
-and delivered in the background over SMTP (`SMTP_URL`) or as `.eml` files under `MAIL_DIR`.
+"""Mail: messages rendered for one person (plain text + HTML, in their language and timezone),
+written to the `mail_outbox` table in the caller's transaction, and delivered by a worker in
+every server process over SMTP (`SMTP_URL`) or as `.eml` files under `MAIL_DIR`.
 
-Sending from a service (plain call, no FastAPI, no await; never raises a delivery error)::
+Sending from a service (no FastAPI; never raises a delivery error)::
 
     from pe_portal.mail import service as mail
 
-    mail.send(
+    await mail.send(
         "password_reset",
+        session=session,            # the caller's unit of work: sent iff it commits
         to=user.email,
         language=profile.language,  # BCP 47 or None: the tag, its primary language, else English
         timezone=profile.timezone,  # IANA name or None (UTC)
@@ -28,13 +30,17 @@ password_changed    at                                           PUBLIC_URL/acco
 token_reuse         at                                           PUBLIC_URL/account/sessions
 ==================  ===========================================  ===============================
 
-`send` renders, then queues on `outbox.default_outbox()`. `create_app()` makes that outbox (also
-when tests hand in an engine: it is `app.state.outbox`) and the app's shutdown gives it up to
-MAIL_DRAIN_TIMEOUT seconds to empty. A CLI command that causes mail runs inside
-`async with outbox.running(settings):`, which returns once the mail is delivered or given up.
-Tests: `await app.state.outbox.drain()`, then read the message from the `smtp_server` fixture
-(`tests/smtp.py`) or from MAIL_DIR.
+`send` renders at once (so the Date and Message-ID are fixed, and a template bug surfaces in the
+request), seals the bytes (`sealing.py`: AES-GCM under a key derived from SECRET_KEY) and runs
+one INSERT. Nothing else happens on the request path: a rolled-back action leaves no row, and a
+committed row is delivered even if the process dies the next instant.
 
-The message is queued at once, not at commit: call `send` as the service's last step, once
-what the mail reports has been flushed.
+Delivery (`outbox.py`, `worker.py`): `create_app()` makes the outbox (`app.state.outbox`, also
+when tests hand in an engine); a served app's lifespan runs a `Worker` that claims due rows with
+`FOR UPDATE SKIP LOCKED`, so processes and hosts share the queue. See docs/operations.md
+"Mail outbox" for retries, retention, shutdown and the operators' commands.
+
+Tests: `await app.state.outbox.drain()` delivers what the test's transaction queued (through the
+app's sessionmaker), then read the message from the `smtp_server` fixture (`tests/smtp.py`) or
+from MAIL_DIR.
 """

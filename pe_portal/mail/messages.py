@@ -119,3 +119,8 @@ def _compose(
 def _sender_domain(mail_from: str) -> str:
     # Given explicitly so make_msgid does not look up the host's FQDN (a DNS call).
     return parseaddr(mail_from)[1].rpartition("@")[2] or "localhost"
+
+
+def recipient_domain(address: str) -> str:
+    """The domain of an address: what logs and the outbox show instead of the address."""
+    return parseaddr(address)[1].rpartition("@")[2].lower() or "unknown"

@@ -8,6 +8,7 @@ import os
 import uuid
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -27,6 +28,31 @@ class DeliveryRefused(Exception):
     """The server answered with a permanent (5xx) refusal: sending again will not help."""
 
 
+@dataclass(frozen=True)
+class Outgoing:
+    """One message on its way: the envelope and the exact bytes, sent as they are on every
+    attempt (so the Message-ID, Date and body never change between retries)."""
+
+    sender: str
+    recipient: str
+    data: bytes = field(repr=False)
+
+    @classmethod
+    def of(cls, message: EmailMessage) -> Outgoing:
+        """The envelope from the From and To headers (one recipient: mail goes to one person)."""
+        sender, recipient = (parseaddr(str(message[name]))[1] for name in ("From", "To"))
+        return cls(sender, recipient, bytes(message))
+
+    def pack(self) -> bytes:
+        """One byte string (addresses hold no NUL), for the outbox to seal and store."""
+        return b"\0".join((self.sender.encode(), self.recipient.encode(), self.data))
+
+    @classmethod
+    def unpack(cls, packed: bytes) -> Outgoing:
+        sender, recipient, data = packed.split(b"\0", 2)
+        return cls(sender.decode(), recipient.decode(), data)
+
+
 class Transport(Protocol):
     """Something that hands one message over for delivery, or raises."""
 
@@ -35,7 +61,7 @@ class Transport(Protocol):
         """Where messages go, for logs: never holds credentials."""
         ...
 
-    async def send(self, message: EmailMessage) -> None: ...
+    async def send(self, message: Outgoing) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -94,12 +120,14 @@ class SmtpTransport:
     def description(self) -> str:
         return f"smtp {self.options.hostname}:{self.options.port or 'default'}"
 
-    async def send(self, message: EmailMessage) -> None:
+    async def send(self, message: Outgoing) -> None:
         """Hand `message` to the server; DeliveryRefused on a 5xx answer, other errors as raised."""
         options = self.options
         try:
             await aiosmtplib.send(
-                message,
+                message.data,
+                sender=message.sender,
+                recipients=[message.recipient],
                 hostname=options.hostname,
                 port=options.port,
                 username=options.username,
@@ -128,8 +156,8 @@ class FileTransport:
     def description(self) -> str:
         return f"files in {self.directory}"
 
-    async def send(self, message: EmailMessage) -> None:
-        await asyncio.to_thread(self.write, bytes(message))
+    async def send(self, message: Outgoing) -> None:
+        await asyncio.to_thread(self.write, message.data)
 
     def write(self, data: bytes) -> Path:
         """Write one message; readers never see a half-written `.eml` (temp file + rename)."""

@@ -8,16 +8,19 @@ from typing import Any
 
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from pe_portal.config import Settings
 from pe_portal.db import migrate
 from pe_portal.db.engine import create_engine
 from pe_portal.db.runtime import DatabaseUrls
+from pe_portal.mail import service as mail
+from pe_portal.mail import worker as mail_worker
 from pe_portal.ops import repository
 from pe_portal.ops.stats import ENABLE_STATEMENTS
 
 MIN_SERVER_VERSION = 150000
+STUCK_MAIL_AFTER = 15 * 60  # seconds: retries of a passing SMTP hiccup are long done by then
 _LOCAL_HOSTS = {None, "", "localhost", "127.0.0.1", "::1"}
 _REACH_ERRORS = (sa_exc.DBAPIError, OSError, TimeoutError)
 
@@ -40,6 +43,7 @@ class Check:
 CHECK_NAMES = (
     "connectivity", "server version", "migrations", "fsync", "synchronous_commit",
     "full_page_writes", "TLS", "app role privileges", "connection pool", "pg_stat_statements",
+    "mail outbox",
 )  # fmt: skip
 
 
@@ -77,10 +81,11 @@ async def _checks(
     workers: int,
 ) -> list[Check]:
     facts = await repository.fetch_one(connection, repository.SERVER_FACTS)
+    migrations = await _migrations(engine)
     checks = [
         Check("connectivity", Status.OK, f"connected as {facts['role']}"),
         _version(facts),
-        await _migrations(engine),
+        migrations,
         *_durability(facts),
         _tls(urls.app, facts),
         _privileges(facts, await repository.app_privileges(connection)),
@@ -92,7 +97,24 @@ async def _checks(
         if has_statements
         else Check("pg_stat_statements", Status.WARN, "not installed", ENABLE_STATEMENTS)
     )
+    checks.append(await _mail_outbox(connection, migrated=migrations.status is Status.OK))
     return checks
+
+
+async def _mail_outbox(connection: AsyncConnection, *, migrated: bool) -> Check:
+    if not migrated:
+        return Check("mail outbox", Status.SKIPPED, "needs the migrations at head")
+    async with AsyncSession(bind=connection) as session:
+        outbox = await mail.summary(session)
+    age = outbox.oldest_pending_seconds or 0.0
+    detail = f"{outbox.pending} pending (oldest {age / 60:.0f} min), {outbox.failed} failed"
+    if age <= STUCK_MAIL_AFTER:
+        return Check("mail outbox", Status.OK, detail)
+    fix = (
+        "Mail is stuck: check SMTP_URL and the SMTP server (`pe-portal mail status` shows the "
+        "last errors) and that a server (`pe-portal serve`) is running to deliver it."
+    )
+    return Check("mail outbox", Status.WARN, detail, fix)
 
 
 def _version(facts: dict[str, Any]) -> Check:
@@ -190,10 +212,11 @@ def _pool(settings: Settings, facts: dict[str, Any], workers: int) -> Check:
     capacity = facts["max_connections"] - facts["reserved"]
     if facts["connection_limit"] >= 0:
         capacity = min(capacity, facts["connection_limit"])
-    need = settings.database_pool_size * workers
+    per_worker = settings.database_pool_size + mail_worker.CONNECTIONS
+    need = per_worker * workers
     detail = (
-        f"pool {settings.database_pool_size} x {workers} worker(s) = {need} of {capacity} "
-        "connections available"
+        f"pool {settings.database_pool_size} + {mail_worker.CONNECTIONS} (mail) x {workers} "
+        f"worker(s) = {need} of {capacity} connections available"
     )
     fix = (
         "Lower DATABASE_POOL_SIZE or the worker count, or raise max_connections (or the role's "

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from pe_portal import metrics
 from pe_portal.db import migrate
+from pe_portal.mail import service as mail
 from pe_portal.sessions import service as sessions
 
 
@@ -39,5 +40,9 @@ async def refresh_gauges(factory: async_sessionmaker[AsyncSession]) -> None:
     try:
         async with asyncio.timeout(_SCRAPE_QUERY_TIMEOUT), factory() as session:
             metrics.ACTIVE_SESSIONS.set(await sessions.count_active(session))
+            outbox = await mail.summary(session)
+            metrics.MAIL_PENDING.set(outbox.pending)
+            metrics.MAIL_OLDEST_PENDING_AGE.set(outbox.oldest_pending_seconds or 0)
+            metrics.MAIL_FAILED.set(outbox.failed)
     except (sa_exc.DBAPIError, sa_exc.TimeoutError, OSError, TimeoutError):
         return

@@ -1,9 +1,10 @@
 """Security notices: mail telling the owner of an account that something happened to it (a new
 device signed in, the password changed, a stolen refresh token was caught).
 
-A notice is queued after the change it reports and never blocks or fails the request: a
-rendering error is logged, delivery is the outbox's business. Each holds a link to
-PUBLIC_URL/account/sessions and is written in the profile's language and timezone.
+A notice is written to the mail outbox in the transaction of the change it reports, so it goes
+out exactly when that change commits. A rendering error is logged and never fails the change;
+delivery is the outbox's business. Each holds a link to PUBLIC_URL/account/sessions and is
+written in the profile's language and timezone.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pe_portal.audit import service as audit
@@ -28,11 +30,13 @@ log = logging.getLogger("pe_portal.users.notices")
 
 async def send_to(
     session: AsyncSession, *, user: User, template: str, context: Mapping[str, Any]
-) -> bool:
-    """Queue `template` for the user, in their profile's language and timezone."""
+) -> str:
+    """Queue `template` for the user (in their profile's language and timezone) in `session`'s
+    transaction; the outbox id."""
     profile = await profiles.find(session, user_id=user.id)
-    return mail.send(
+    return await mail.send(
         template,
+        session=session,
         to=user.email,
         language=profile.language if profile else None,
         timezone=profile.timezone if profile else None,
@@ -45,7 +49,9 @@ async def _notify(
 ) -> None:
     try:
         await send_to(session, user=user, template=template, context=context)
-    except Exception:  # a notice must never fail the change it reports
+    except SQLAlchemyError:
+        raise  # the transaction itself failed: the change it reports cannot commit either
+    except Exception:  # a rendering bug must never fail the change it reports
         log.exception("security notice %s for user %s not queued", template, user.id)
 
 

@@ -27,6 +27,7 @@ from pe_portal.db.engine import (
 )
 from pe_portal.http import API_PREFIX
 from pe_portal.mail import outbox as mail_outbox
+from pe_portal.mail.worker import Worker as MailWorker
 from pe_portal.ops import cleanup
 from pe_portal.ops.router import router as ops_router
 from pe_portal.profiles.router import router as profiles_router
@@ -65,6 +66,7 @@ def _attach_database(
     state.snapshot_sessionmaker = sessionmaker or create_snapshot_sessionmaker(engine)
     state.driver_connections = driver_connections or pooled_driver_connections(engine)
     state.active_accounts = refresh.active_accounts(state.driver_connections)
+    state.outbox.bind(state.sessionmaker)  # what `outbox.drain()` delivers through
 
 
 def create_app(
@@ -80,14 +82,15 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if engine is not None:  # handed in (tests): the caller owns it
+        if engine is not None:  # handed in (tests): the caller owns it, and drains the outbox
             yield
-            await mail_outbox.stop(app.state.outbox)
             return
         if not settings.database_url:
             raise RuntimeError("DATABASE_URL is not set; start the app with `pe-portal serve`")
         _attach_database(app, create_engine(settings, settings.database_url))
         session_cleanup = cleanup.start_scheduler(app.state.sessionmaker, settings)
+        mail_worker = MailWorker(app.state.outbox, database_url=settings.database_url)
+        mail_worker.start()
         metrics.track_pool(app.state.engine)
         _tune_garbage_collector()
         try:
@@ -95,7 +98,7 @@ def create_app(
         finally:
             metrics.process_stopped()
             await cleanup.stop_scheduler(session_cleanup)
-            await mail_outbox.stop(app.state.outbox)
+            await mail_worker.stop(grace=settings.mail_drain_timeout)
             await app.state.engine.dispose()
 
     app = FastAPI(

@@ -96,6 +96,14 @@ EXTRA_INDEXES = {
         "INDEX idx_audit_logs_user_created ON public.audit_logs USING btree "
         "(user_id, created_at DESC, id DESC)"
     ),
+    "idx_mail_outbox_due": (
+        "INDEX idx_mail_outbox_due ON public.mail_outbox USING btree (next_attempt_at) "
+        "WHERE (status = 'pending'::text)"
+    ),
+    "idx_mail_outbox_finished": (
+        "INDEX idx_mail_outbox_finished ON public.mail_outbox USING btree (finished_at) "
+        "WHERE (status <> 'pending'::text)"
+    ),
 }
 
 

@@ -1,4 +1,5 @@
-"""Mail tests need no database: their own settings, mail in the test's temporary directory."""
+"""Rendering and transport tests need no database (`mail_settings`: mail in the test's temporary
+directory); the outbox tests use the test database and `default_outbox`."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from pe_portal.config import Settings
+from pe_portal.mail import outbox
+from pe_portal.mail.outbox import Outbox
 
 
 @pytest.fixture
@@ -20,3 +23,10 @@ def mail_settings(tmp_path: Path) -> Settings:
         mail_retry_base_delay=0.01,
         _env_file=None,
     )
+
+
+@pytest.fixture
+def default_outbox(settings: Settings) -> Outbox:
+    """The process's outbox (what `mail.send` renders with) for the test database's settings,
+    so a test may queue mail before it builds the outbox that delivers it."""
+    return outbox.start(settings)

@@ -16,6 +16,7 @@ from pe_portal.mail.messages import render
 from pe_portal.mail.transport import (
     DeliveryRefused,
     FileTransport,
+    Outgoing,
     SmtpOptions,
     SmtpTransport,
     parse_smtp_url,
@@ -87,8 +88,8 @@ def test_settings_choose_the_transport(mail_settings: Settings) -> None:
 async def test_file_transport_writes_parseable_private_eml_files(mail_settings: Settings) -> None:
     transport = FileTransport(mail_settings.mail_dir)
 
-    await transport.send(_message(mail_settings, "ann@example.com"))
-    await transport.send(_message(mail_settings, "bob@example.com"))
+    await transport.send(Outgoing.of(_message(mail_settings, "ann@example.com")))
+    await transport.send(Outgoing.of(_message(mail_settings, "bob@example.com")))
 
     files = sorted(mail_settings.mail_dir.iterdir())
     assert [path.suffix for path in files] == [".eml", ".eml"]  # no temporary files left over
@@ -116,7 +117,7 @@ async def test_smtp_delivers_with_credentials(
 ) -> None:
     transport = transport_from_settings(smtp_server.settings_for(mail_settings))
 
-    await transport.send(_message(mail_settings))
+    await transport.send(Outgoing.of(_message(mail_settings)))
 
     received = await smtp_server.next_message("ann@example.com")
     assert received["Subject"] == "Bestätigen Sie Ihre E-Mail-Adresse"
@@ -132,5 +133,5 @@ async def test_wrong_credentials_are_a_permanent_refusal(
     transport = transport_from_settings(mail_settings.model_copy(update={"smtp_url": wrong}))
 
     with pytest.raises(DeliveryRefused, match="535"):
-        await transport.send(_message(mail_settings))
+        await transport.send(Outgoing.of(_message(mail_settings)))
     assert smtp_server.received == []

@@ -125,3 +125,12 @@ async def test_audit_details_are_shown_as_json(
     page = (await operator.get(f"/admin/audit-log/details/{row.id}")).text
     assert "<pre class='mb-0'>{\n  &#34;actor&#34;: &#34;test&#34;\n}</pre>" in page
     assert f"/admin/user/details/{user.id}" in page
+
+
+async def test_the_mail_outbox_has_no_page(operator: httpx.AsyncClient) -> None:
+    """Queued mail holds sign-in links: the studio offers no view of it at all."""
+    home = await operator.get("/admin/")
+    assert home.status_code == 200
+    assert "outbox" not in home.text.lower()
+    for path in ("/admin/outbox-message/list", "/admin/mail-outbox/list"):
+        assert (await operator.get(path)).status_code == 404
