@@ -199,14 +199,18 @@ def smtp_server() -> Iterator[SmtpServer]:
 
 @pytest.fixture(scope="module")
 def served(
-    test_db: PgCluster, engine: AsyncEngine, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    test_db: PgCluster,
+    engine: AsyncEngine,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Served]:
-    """The real server (`pe-portal serve`) on the migrated test database, for a module's tests;
-    what it wrote is removed afterwards."""
+    """The real server (`pe-portal serve`) on the migrated test database, for a module's tests,
+    with the module's `SERVED_ENV` settings if it has any; what it wrote is removed afterwards."""
     home = tmp_path_factory.mktemp("served")
     urls = DatabaseUrls(test_db.urls.app, test_db.urls.migration)
+    extra: dict[str, str] = getattr(request.module, "SERVED_ENV", {})
     try:
-        with serve(server_env(urls, home), home) as server:
+        with serve(server_env(urls, home, **extra), home) as server:
             yield server
     finally:
         test_db.admin_sql(f"TRUNCATE {ALL_TABLES} CASCADE")
