@@ -3,8 +3,19 @@
 from pe_portal.audit.models import AuditLog
 from pe_portal.auth.models import AuthRateLimit
 from pe_portal.db.base import Base
+from pe_portal.mfa.models import MfaChallenge, MfaFactor, RecoveryCode
 from pe_portal.profiles.models import UserProfile
 from pe_portal.sessions.models import Session
 from pe_portal.users.models import User
 
-__all__ = ["AuditLog", "AuthRateLimit", "Base", "Session", "User", "UserProfile"]
+__all__ = [
+    "AuditLog",
+    "AuthRateLimit",
+    "Base",
+    "MfaChallenge",
+    "MfaFactor",
+    "RecoveryCode",
+    "Session",
+    "User",
+    "UserProfile",
+]

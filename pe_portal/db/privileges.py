@@ -16,6 +16,8 @@ _GRANTS = (
     "GRANT SELECT, INSERT ON audit_logs TO {role}",
     "GRANT SELECT ON alembic_version TO {role}",
     "GRANT SELECT, INSERT, UPDATE, DELETE ON auth_rate_limits TO {role}",
+    "GRANT SELECT, INSERT, UPDATE, DELETE ON mfa_factors, mfa_recovery_codes, mfa_challenges"
+    " TO {role}",
 )
 
 
