@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, literal, select
+from sqlalchemy import Text, delete, func, literal, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -174,7 +174,9 @@ async def nth_recent_failure(
         .where(
             # Inline values: the partial index's predicate must be provable from the statement
             # itself, also when its plan is a generic one of a prepared statement.
-            AuditLog.action.in_([literal(action, literal_execute=True) for action in actions]),
+            AuditLog.action.in_(
+                [literal(str(action), Text, literal_execute=True) for action in actions]
+            ),
             AuditLog.details["emailDigest"].astext == email_digest,
             AuditLog.details["reason"].astext.in_(reasons),
             AuditLog.created_at >= since,
