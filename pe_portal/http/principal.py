@@ -3,6 +3,7 @@ that need a recent second factor (RFC 9470 step-up) declare `SteppedUpDep`."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
@@ -17,18 +18,12 @@ from pe_portal.principal import Principal, authenticate
 from pe_portal.security.tokens import AccessTokens
 
 # What an account without a factor may reach at aal1 when MFA_ENFORCE is on: itself, its
-# factors' enrolment, and signing out.
-_ENROLMENT_PATHS = frozenset(
-    API_PREFIX + path
-    for path in (
-        "/users/me",
-        "/auth/logout",
-        "/auth/mfa/factors",
-        "/auth/mfa/totp",
-        "/auth/mfa/totp/{factor_id}/confirm",
-        "/auth/mfa/webauthn/register/options",
-        "/auth/mfa/webauthn/register",
-    )
+# factors' enrolment, and signing out. On the request's path (the route that matched has the
+# same one): the route object FastAPI hands over carries only its router-relative path.
+_ENROLMENT_PATHS = re.compile(
+    re.escape(API_PREFIX)
+    + r"/(users/me|auth/logout|auth/mfa/(factors|totp|totp/[^/]+/confirm"
+    + r"|webauthn/register|webauthn/register/options))"
 )
 
 HasSecondFactor = Callable[[str], Awaitable[bool]]
@@ -57,8 +52,7 @@ class BearerPrincipal(OAuth2PasswordBearer):
 
 
 def _refuse_unless_enrolling(request: Request) -> None:
-    route = request.scope.get("route")
-    if getattr(route, "path", None) not in _ENROLMENT_PATHS:
+    if _ENROLMENT_PATHS.fullmatch(request.url.path) is None:
         raise Forbidden(
             "Set up a second factor (POST /api/v1/auth/mfa/totp or a passkey), then sign in "
             "again with it.",
