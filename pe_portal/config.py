@@ -100,7 +100,7 @@ class Settings(BaseSettings):
         if not self.mfa_encryption_key:
             raise ValueError(
                 "MFA_ENCRYPTION_KEY must be set in production (kid:base64url of 32 random bytes;"
-                " docs/auth.md says how to make one)"
+                " `pe-portal keys new-mfa-key` prints one)"
             )
         if self.database_url is None:
             raise ValueError("DATABASE_URL must be set in production (no embedded cluster)")

@@ -14,12 +14,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from pe_portal.cli.common import console, database, run, unit_of_work
 from pe_portal.config import get_settings
 from pe_portal.context import RequestContext
+from pe_portal.mail import outbox
+from pe_portal.mfa import service as mfa
 from pe_portal.users import service as users
 from pe_portal.users.models import User
 
 T = TypeVar("T")
 app = typer.Typer(
-    help="User accounts (create, list, activate, deactivate, delete).", no_args_is_help=True
+    help="User accounts (create, list, activate, deactivate, delete, reset-mfa).",
+    no_args_is_help=True,
 )
 
 UserArgument = typer.Argument(..., help="the account's e-mail or id")
@@ -31,12 +34,13 @@ def _context() -> RequestContext:
 
 
 def _in_transaction(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    """Run `work` in one committed transaction on DATABASE_URL (or the embedded cluster)."""
+    """Run `work` in one committed transaction on DATABASE_URL (or the embedded cluster); the
+    mail it causes (security notices) is delivered before the command exits."""
     settings = get_settings()
     with database(settings) as urls:
 
         async def body() -> T:
-            async with unit_of_work(settings, urls.app) as session:
+            async with outbox.running(settings), unit_of_work(settings, urls.app) as session:
                 return await work(session)
 
         return run(body)
@@ -141,3 +145,21 @@ def delete(
 
     email = _in_transaction(work)
     console.print(f"deleted {email}", highlight=False)
+
+
+@app.command("reset-mfa")
+def reset_mfa(
+    user: str = UserArgument,
+    yes: bool = typer.Option(False, "--yes", "-y", help="do not ask for confirmation"),
+) -> None:
+    """Remove every second factor and recovery code of an account (a lost device); the user is
+    mailed and each removal audited with the operator."""
+    if not yes:
+        typer.confirm(f"Remove every second factor of {user}?", abort=True)
+
+    async def work(session: AsyncSession) -> tuple[str, int]:
+        account = await _find(session, user)
+        return account.email, await mfa.reset(session, user=account, context=_context())
+
+    email, count = _in_transaction(work)
+    console.print(f"removed {count} factor(s) of {email}; it signs in with its password alone")

@@ -185,24 +185,22 @@ async def remove_factor(
     await repository.delete_factors(session, user_id=user.id, factor_id=factor.id)
     if not await repository.confirmed_factors(session, user_id=user.id):
         await repository.delete_codes(session, user_id=user.id)
-    await _removed(session, user=user, factors=[factor], context=context, operator=None)
+    await _removed(session, user=user, factors=[factor], context=context)
 
 
 async def _removed(
-    session: AsyncSession, *, user: User, factors: list[MfaFactor], context: RequestContext,
-    operator: str | None,
-) -> None:  # fmt: skip
+    session: AsyncSession, *, user: User, factors: list[MfaFactor], context: RequestContext
+) -> None:
+    """Audit and announce removed factors; an operator's removal (CLI, studio: the context's
+    actor, which the audit row names) is said to be one in the notice."""
     for factor in factors:
-        details: dict[str, Any] = {"factorId": factor.id, "type": factor.type}
-        if operator is not None:
-            details["operator"] = operator
         await audit.record(
             session, action=AuditAction.MFA_REMOVED, resource=AuditResource.AUTH,
-            context=context, user_id=user.id, details=details,
+            context=context, user_id=user.id, details={"factorId": factor.id, "type": factor.type},
         )  # fmt: skip
         await notices.factor_changed(
             session, user=user, kind=factor.type, name=factor.name, added=False,
-            by_operator=operator is not None,
+            by_operator=context.actor is not None,
         )  # fmt: skip
 
 
@@ -220,16 +218,14 @@ async def regenerate_recovery_codes(
     return codes
 
 
-async def reset(
-    session: AsyncSession, *, user: User, operator: str, context: RequestContext
-) -> int:
-    """An operator removes every factor and recovery code of the account (lost device); each
-    removal audited with the operator, the user told. How many factors went."""
+async def reset(session: AsyncSession, *, user: User, context: RequestContext) -> int:
+    """An operator (`context.actor`) removes every factor and recovery code of the account (a
+    lost device); each removal audited with the operator, the user told. How many went."""
     factors = await repository.confirmed_factors(session, user_id=user.id)
     await repository.delete_factors(session, user_id=user.id, factor_id=None)
     await repository.delete_codes(session, user_id=user.id)
     await repository.delete_challenges(session, user_id=user.id)
-    await _removed(session, user=user, factors=factors, context=context, operator=operator)
+    await _removed(session, user=user, factors=factors, context=context)
     return len(factors)
 
 

@@ -41,7 +41,8 @@ async def test_the_password_grant_answers_mfa_required_then_the_mfa_grant_signs_
     first = await _token(client, grant_type="password", username=email, password=PASSWORD)
     assert first.status_code == 403
     body = first.json()
-    assert body["error"] == "mfa_required" and body["mfa_token"].startswith("mfa_")
+    assert body["error"] == "mfa_required"
+    assert body["mfa_token"].startswith("mfa_")
     assert first.headers["cache-control"] == "no-store"
     missing = await _token(client, grant_type=MFA_GRANT, mfa_token=body["mfa_token"])
     assert (missing.status_code, missing.json()["error"]) == (400, "invalid_request")

@@ -68,7 +68,8 @@ async def test_a_passkey_registers_and_signs_in_at_aal2(
     )
     assert response.status_code == 200, response.text
     token = claims(response.json()["accessToken"])
-    assert token["aal"] == 2 and "hwk" in token["amr"]
+    assert token["aal"] == 2
+    assert "hwk" in token["amr"]
     count = await scalar(
         db_session, "SELECT sign_count FROM mfa_factors WHERE id = :id", id=factor_id
     )

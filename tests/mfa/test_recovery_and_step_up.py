@@ -70,7 +70,8 @@ async def test_step_up_guards_the_sensitive_actions_of_an_account_with_a_factor(
         assert response.json()["error"]["code"] == "step_up_required"
         challenge = response.headers["www-authenticate"]
         assert 'error="insufficient_user_authentication"' in challenge
-        assert 'acr_values="aal2"' in challenge and "max_age=600" in challenge
+        assert 'acr_values="aal2"' in challenge
+        assert "max_age=600" in challenge
     stepped_up = await sign_in_with_code(client, enrolled)
     codes = await client.post(f"{MFA}/recovery-codes", headers=stepped_up.headers)
     assert codes.status_code == 200

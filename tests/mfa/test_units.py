@@ -48,21 +48,23 @@ def test_recovery_codes_are_ten_distinct_and_forgiving_to_type() -> None:
 
 
 def _settings(key: str | None) -> Settings:
-    return Settings(mfa_encryption_key=key, _env_file=None)  # type: ignore[call-arg]
+    return Settings(mfa_encryption_key=key, _env_file=None)
 
 
 def test_sealed_values_open_only_on_their_row_and_after_rotation() -> None:
     old, new = new_key("k1"), new_key("k2")
     before = secret_box(_settings(old))
     sealed = before.seal(b"JBSWY3DPEHPK3PXP", bound_to="factor-1")
-    assert b"JBSWY3DP" not in sealed.encode() and sealed.startswith("k1.")
+    assert b"JBSWY3DP" not in sealed.encode()
+    assert sealed.startswith("k1.")
     with pytest.raises(SecretBoxError):
         before.open(sealed, bound_to="factor-2")  # copied onto another row: refused
     rotated = secret_box(_settings(f"{new},{old}"))
     assert not rotated.is_current(sealed)
     assert rotated.open(sealed, bound_to="factor-1") == b"JBSWY3DPEHPK3PXP"
     resealed = rotated.seal(rotated.open(sealed, bound_to="factor-1"), bound_to="factor-1")
-    assert resealed.startswith("k2.") and rotated.is_current(resealed)
+    assert resealed.startswith("k2.")
+    assert rotated.is_current(resealed)
     with pytest.raises(SecretBoxError):
         secret_box(_settings(new)).open(sealed, bound_to="factor-1")  # k1 retired
 
@@ -78,4 +80,4 @@ def test_production_refuses_to_start_without_a_real_key() -> None:
         Settings(
             env="production", secret_key="s" * 40, database_url="postgresql://localhost/x",
             _env_file=None,
-        )  # type: ignore[call-arg]  # fmt: skip
+        )  # fmt: skip
