@@ -152,7 +152,12 @@ async def delete_challenge(session: AsyncSession, row: MfaChallenge) -> None:
     await session.flush()
 
 
-async def delete_expired_challenges(session: AsyncSession, *, user_id: str, now: datetime) -> None:
-    await session.execute(
-        delete(MfaChallenge).where(MfaChallenge.user_id == user_id, MfaChallenge.expires_at <= now)
-    )
+async def delete_expired_challenges(
+    session: AsyncSession, *, now: datetime, user_id: str | None = None
+) -> int:
+    """Delete the expired challenges (of one user, or everyone's); how many."""
+    statement = delete(MfaChallenge).where(MfaChallenge.expires_at <= now)
+    if user_id is not None:
+        statement = statement.where(MfaChallenge.user_id == user_id)
+    result = await session.execute(statement)
+    return int(getattr(result, "rowcount", 0) or 0)

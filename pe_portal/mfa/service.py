@@ -38,6 +38,11 @@ class Enrolled:
     recovery_codes: list[str] | None  # only when it is the account's first factor
 
 
+async def delete_expired_challenges(session: AsyncSession) -> int:
+    """Forget the pending sign-ins and registrations that expired (the cleanup job)."""
+    return await repository.delete_expired_challenges(session, now=utcnow())
+
+
 async def confirmed_factors(session: AsyncSession, *, user_id: str) -> list[MfaFactor]:
     return await repository.confirmed_factors(session, user_id=user_id)
 

@@ -156,6 +156,6 @@ async def test_the_lock_out_count_uses_the_failed_sign_in_index(
             n=10,
             actions=["LOGIN_FAILED", "MFA_FAILED"],
             reasons=["invalid_credentials"],
-        ),  # fmt: skip
+        ),
     )
     assert "idx_audit_logs_sign_in_failed" in plan, plan

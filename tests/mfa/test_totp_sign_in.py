@@ -6,9 +6,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import httpx
-from sqlalchemy.ext.asyncio import AsyncSession
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from pe_portal.clock import clock
+from pe_portal.config import Settings
+from pe_portal.context import SYSTEM
+from pe_portal.ops.cleanup import cleanup_sessions
 from tests.auth.helpers import REFRESH, audit_rows, scalar
 from tests.factories import PASSWORD, signed_in_user
 from tests.mfa.helpers import (
@@ -220,3 +224,18 @@ async def test_bad_codes_and_tokens_are_clear_4xx(client: httpx.AsyncClient) -> 
     missing = await client.post(url, json={"code": "123456"}, headers=enrolled.account.headers)
     assert missing.status_code == 404
     assert missing.json()["error"]["code"] == "factor_not_found"
+
+
+async def test_the_cleanup_forgets_abandoned_sign_ins(
+    live_client: httpx.AsyncClient, live_app: FastAPI, settings: Settings, engine: AsyncEngine
+) -> None:
+    enrolled = await enrol_totp(live_client)
+    pending = await password_step(live_client, enrolled.account.email)
+    clock.advance(timedelta(seconds=301))
+    await cleanup_sessions(live_app.state.sessionmaker, settings, context=SYSTEM)
+    async with engine.connect() as connection:
+        assert await scalar(connection, "SELECT count(*) FROM mfa_challenges") == 0
+        [row] = await audit_rows(connection, "SESSIONS_CLEANED_UP")
+        assert row["details"]["expiredMfaChallenges"] == 1
+    gone = await verify(live_client, pending["mfaToken"], code=code_now(enrolled.secret))
+    assert gone.json()["error"]["code"] == "invalid_mfa_token"
