@@ -134,9 +134,10 @@ def two_step_rate(base_url: str, users: list[MfaUser], seconds: float) -> dict[s
 def figures(run: Run, workers: int) -> dict[str, Any]:
     """aal1 and aal2 reads of /users/me alternated on one server, then the two-step rate."""
     result: dict[str, Any] = {"bcrypt_baseline_per_s": scenarios.bcrypt_baseline(workers, 5)}
+    first = 5000 + 1000 * workers  # demo users of their own: enrolled ones sign in in two steps
     with servers.portal(run.db.env(), workers, run.logs / f"portal-mfa-{workers}w.log") as server:
-        aal1 = scenarios.sign_in(server.url, 64, first=5000)
-        aal2 = aal2_tokens(server.url, enrolled_users(server.url, 6000, 64))
+        aal1 = scenarios.sign_in(server.url, 64, first=first)
+        aal2 = aal2_tokens(server.url, enrolled_users(server.url, first + 100, 64))
         scenarios.warm_up(server, aal1.access + aal2.access, scenarios.ME_PATH)
         reads: dict[str, LoadResult] = {}
         for name, tokens in (("aal1", aal1), ("aal2", aal2), ("aal1 again", aal1),
@@ -144,7 +145,7 @@ def figures(run: Run, workers: int) -> dict[str, Any]:
             reads[name] = scenarios.authenticated_read(run, server, tokens, scenarios.ME_PATH)
         result["reads"] = reads
         result["two_step"] = two_step_rate(
-            server.url, enrolled_users(server.url, 7000, 200), run.seconds
+            server.url, enrolled_users(server.url, first + 200, 200), run.seconds
         )
     return result
 
