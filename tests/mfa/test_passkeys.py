@@ -155,3 +155,16 @@ async def test_the_challenge_refuses_unknown_factors_and_tokens(client: httpx.As
     assert bad_token.status_code == 401
     no_challenge = await verify(client, pending["mfaToken"], factorId=factor_id, credential={})
     assert no_challenge.json()["error"]["code"] == "mfa_challenge_required"
+
+
+async def test_an_oversized_credential_is_refused_whole(
+    client: httpx.AsyncClient, db_session: AsyncSession
+) -> None:
+    account = await signed_in_user(client)
+    await _options(client, account)
+    huge = {"id": "x" * 70_000, "type": "public-key", "response": {}}
+    response = await _register(client, account, huge)
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "payload_too_large"
+    count = "SELECT count(*) FROM mfa_factors WHERE user_id = :id"
+    assert await scalar(db_session, count, id=account.user["id"]) == 0
