@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response, status
 
-from pe_portal.auth import oauth, second_factor, service
+from pe_portal.auth import oauth, password_change, second_factor, service
 from pe_portal.auth.deps import auth_rate_limit
 from pe_portal.auth.schemas import (
     FactorSummary,
@@ -256,7 +256,7 @@ async def change_password(
 ) -> PasswordChangeResponse:
     """Change the password (current one required, and a recent second factor for an account
     with one); other sessions are revoked."""
-    revoked = await service.change_password(
+    revoked = await password_change.change_password(
         session, user=user, session_id=principal.session_id,
         current_password=body.current_password,
         new_password=body.new_password, context=context, settings=settings,

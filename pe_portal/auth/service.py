@@ -1,4 +1,5 @@
-"""Sign-in, token refresh, sign-out and password change (DESIGN 5-7, 11)."""
+"""Sign-in (one step, or the first of two for an account with a second factor), token refresh
+and sign-out (DESIGN 5-7, 11). Password change: `password_change.py`."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from pe_portal.clock import utcnow
 from pe_portal.config import Settings
 from pe_portal.context import RequestContext
 from pe_portal.db.engine import DriverConnections, release_connection
-from pe_portal.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
+from pe_portal.errors import InvalidInput, NotFound, Unauthenticated
 from pe_portal.mfa import challenges
 from pe_portal.mfa import service as mfa
 from pe_portal.mfa.models import MfaFactor
@@ -24,7 +25,6 @@ from pe_portal.security.passwords import (
     admitted,
     burn_equal_time,
     check_length,
-    check_policy,
     hash_password,
     needs_rehash,
     verify_password,
@@ -261,51 +261,3 @@ async def logout_all(
         details={"sessionsRevoked": count},
     )
     return count
-
-
-async def change_password(
-    session: AsyncSession,
-    *,
-    user: User,
-    session_id: str,
-    current_password: str,
-    new_password: str,
-    context: RequestContext,
-    settings: Settings,
-) -> int:
-    """Replace the password (the current one required); every other session is revoked."""
-    check_length(current_password, field="currentPassword")
-    if not await verify_password(current_password, user.password):
-        raise Forbidden("The current password is not correct.", code="invalid_password")
-    check_policy(new_password, min_length=settings.password_min_length, email=user.email)
-    return await replace_password(
-        session, user=user, new_hash=await hash_password(new_password),
-        action=AuditAction.PASSWORD_CHANGED, context=context,
-        keep_session=session_id,
-    )  # fmt: skip
-
-
-async def replace_password(
-    session: AsyncSession,
-    *,
-    user: User,
-    new_hash: str,
-    action: AuditAction,
-    context: RequestContext,
-    keep_session: str | None = None,
-) -> int:
-    """Store a new hash, revoke every session but `keep_session`, audit `action`, and send the
-    "password changed" notice; how many sessions were revoked."""
-    user.password = new_hash
-    user.updated_at = utcnow()
-    revoked = await sessions.revoke_all(session, user_id=user.id, except_session=keep_session)
-    await record(
-        session,
-        action=action,
-        resource=AuditResource.AUTH,
-        context=context,
-        user_id=user.id,
-        details={"sessionsRevoked": revoked},
-    )
-    await notices.password_changed(session, user=user)
-    return revoked
