@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import report, scenarios, servers
+from bench import mfa, report, scenarios, servers
 from bench.cluster import bench_database
 from bench.load import ensure_wrk
 from bench.scenarios import Run, Tokens
@@ -37,6 +37,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--workers", default="1,2", help="comma-separated worker counts")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument(
+        "--only-mfa", action="store_true", help="only the second factor's figures (issue 14)"
+    )
     return parser.parse_args(argv)  # fmt: skip
 
 
@@ -118,12 +121,17 @@ def main(argv: list[str]) -> None:
         run = Run(db, args.seconds, args.connections, run_logs)
         run.results["machine"] = report.machine()
         seed(run, args)
-        tokens = None
-        for workers in (int(part) for part in args.workers.split(",")):
-            tokens = per_workers(run, workers, tokens)
-        assert tokens is not None
-        at_scale(run, tokens)
-    report.show(run)
+        worker_counts = [int(part) for part in args.workers.split(",")]
+        run.results["mfa"] = {f"{w} workers": mfa.figures(run, w) for w in worker_counts}
+        if not args.only_mfa:
+            tokens = None
+            for workers in worker_counts:
+                tokens = per_workers(run, workers, tokens)
+            assert tokens is not None
+            at_scale(run, tokens)
+    if not args.only_mfa:
+        report.show(run)
+    mfa.show(run.results["mfa"])
     if args.json:
         args.json.write_text(json.dumps(report.plain(run), indent=2, default=str))
     print(f"\nserver logs: {run_logs}  ({platform.node()})")

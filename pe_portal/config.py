@@ -62,7 +62,9 @@ class Settings(BaseSettings):
     mail_poll_interval: float = Field(default=5.0, gt=0, description="seconds")
     mail_retention: int = Field(default=604800, ge=0, description="seconds")
     mail_drain_timeout: float = Field(default=10.0, ge=0, description="seconds")
-    public_url: str = "http://127.0.0.1:8000"
+    # localhost, not 127.0.0.1: it is the WebAuthn relying party, and browsers refuse WebAuthn
+    # on an IP address but treat localhost as a secure context (DESIGN "Second factor").
+    public_url: str = "http://localhost:8000"
     log_format: Literal["console", "json"] = "console"
     max_body_bytes: int = Field(default=65536, ge=1024)
     session_cleanup_interval: int = Field(default=3600, ge=0, description="seconds; 0: off")
@@ -73,6 +75,15 @@ class Settings(BaseSettings):
     session_cleanup_pause: int = Field(
         default=100, ge=0, le=60_000, description="milliseconds between batches; 0: none"
     )
+
+    # Second factor (DESIGN "Second factor (MFA)"). The key: `kid:base64url(32 bytes)`,
+    # comma-separated; the first encrypts, every one decrypts (rotation: `keys rotate-mfa`).
+    mfa_encryption_key: str | None = None
+    mfa_step_up_max_age: int = Field(default=600, ge=1, description="seconds")
+    mfa_enforce: bool = False
+    mfa_issuer: str = Field(default="pe-portal", min_length=1, max_length=64)
+    mfa_token_ttl: int = Field(default=300, ge=30, le=3600, description="seconds")
+    mfa_max_factors: int = Field(default=10, ge=1, le=50)
 
     pgdata_dir: Path = Path("var/pgdata")
 
@@ -90,6 +101,11 @@ class Settings(BaseSettings):
         if self.secret_key == DEVELOPMENT_SECRET or len(self.secret_key) < 32:
             raise ValueError(
                 "SECRET_KEY must be set to a random value of 32+ characters in production"
+            )
+        if not self.mfa_encryption_key:
+            raise ValueError(
+                "MFA_ENCRYPTION_KEY must be set in production (kid:base64url of 32 random bytes;"
+                " `pe-portal keys new-mfa-key` prints one)"
             )
         if self.database_url is None:
             raise ValueError("DATABASE_URL must be set in production (no embedded cluster)")

@@ -81,3 +81,14 @@ class RateLimited(PortalError):
 class Unavailable(PortalError):
     code = "service_unavailable"
     message = "The service is temporarily unavailable; try again shortly."
+
+
+class StepUpRequired(Forbidden):
+    """RFC 9470: the action needs a fresher or stronger sign-in (`acr_values`, `max_age`)."""
+
+    code = "step_up_required"
+    message = "This needs a recent sign-in with your second factor; sign in again."
+
+    def __init__(self, *, max_age: int) -> None:
+        super().__init__(details={"acrValues": "aal2", "maxAge": max_age})
+        self.max_age = max_age

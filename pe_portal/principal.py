@@ -11,7 +11,7 @@ from datetime import datetime
 from pe_portal.clock import utcnow
 from pe_portal.db.batch import BatchedLookup
 from pe_portal.errors import Unauthenticated
-from pe_portal.security.tokens import AccessTokens
+from pe_portal.security.tokens import AccessTokens, Assurance
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,10 +36,16 @@ class Principal:
 
     account: Account
     session_id: str
+    assurance: Assurance  # from the verified token's claims: no query
 
     @property
     def user_id(self) -> str:
         return self.account.id
+
+    def stepped_up(self, *, now: datetime, max_age: int) -> bool:
+        """True when a second factor was verified within `max_age` seconds (RFC 9470)."""
+        recent = now.timestamp() - self.assurance.auth_time <= max_age
+        return self.assurance.aal >= 2 and recent
 
 
 SessionOfUser = tuple[str, str]  # (session id, user id), as an access token names them
@@ -58,4 +64,4 @@ async def authenticate(
             "This session has ended or the account is inactive; sign in again.",
             code="session_revoked",
         )
-    return Principal(account=account, session_id=claims.session_id)
+    return Principal(account=account, session_id=claims.session_id, assurance=claims.assurance)

@@ -23,7 +23,10 @@ from pe_portal.db.engine import DriverConnections, create_engine
 from pe_portal.db.runtime import DatabaseUrls, deploy
 from pe_portal.web.app import create_app
 
-ALL_TABLES = "users, user_profiles, sessions, audit_logs, auth_rate_limits, mail_outbox"
+ALL_TABLES = (
+    "users, user_profiles, sessions, audit_logs, auth_rate_limits, mail_outbox, mfa_factors, "
+    "mfa_recovery_codes, mfa_challenges"
+)
 
 
 @dataclass

@@ -9,6 +9,7 @@ from pe_portal.config import Settings
 from pe_portal.db.engine import to_async_url
 
 STRONG = "x" * 40
+MFA_KEY = "k1:" + "A" * 43  # kid:base64url(32 bytes)
 
 
 def make(**values: object) -> Settings:
@@ -22,6 +23,12 @@ def test_defaults_follow_the_design() -> None:
     assert (settings.login_lockout_threshold, settings.login_lockout_window) == (10, 900)
     assert (settings.auth_rate_limit, settings.password_min_length) == (60, 12)
     assert (settings.database_pool_size, settings.database_pool_timeout) == (10, 30000)
+    assert (settings.mfa_step_up_max_age, settings.mfa_enforce, settings.mfa_issuer) == (
+        600,
+        False,
+        "pe-portal",
+    )
+    assert settings.public_url == "http://localhost:8000"  # the WebAuthn relying party
 
 
 def test_lists_are_read_as_comma_separated(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -36,10 +43,14 @@ def test_production_refuses_the_development_secret() -> None:
 
 def test_production_refuses_a_remote_database_without_tls() -> None:
     with pytest.raises(ValidationError, match="sslmode"):
-        make(env="production", secret_key=STRONG, database_url="postgresql://u:p@db.example/x")
+        make(
+            env="production", secret_key=STRONG, mfa_encryption_key=MFA_KEY,
+            database_url="postgresql://u:p@db.example/x",
+        )  # fmt: skip
     ok = make(
         env="production",
         secret_key=STRONG,
+        mfa_encryption_key=MFA_KEY,
         database_url="postgresql://u:p@db.example/x?sslmode=verify-full",
     )
     assert ok.env == "production"

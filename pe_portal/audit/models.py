@@ -35,6 +35,13 @@ class AuditAction(StrEnum):
     USER_ACTIVATED = "USER_ACTIVATED"
     USER_DELETED = "USER_DELETED"
     ACCOUNT_LOCKED = "ACCOUNT_LOCKED"
+    MFA_ENROLLED = "MFA_ENROLLED"
+    MFA_REMOVED = "MFA_REMOVED"
+    MFA_VERIFIED = "MFA_VERIFIED"
+    MFA_FAILED = "MFA_FAILED"
+    RECOVERY_CODE_USED = "RECOVERY_CODE_USED"
+    RECOVERY_CODES_REGENERATED = "RECOVERY_CODES_REGENERATED"
+    KEYS_ROTATED = "KEYS_ROTATED"
 
 
 class AuditResource(StrEnum):
@@ -54,13 +61,14 @@ class AuditLog(Base):
         # The own trail (GET /users/me/audit-logs) is read newest first by (created_at, id): in
         # this order a page is a range of the index, with no sort of the user's other rows.
         Index("idx_audit_logs_user_created", "user_id", text("created_at DESC"), text("id DESC")),
-        # Failed logins are counted per e-mail digest (known and unknown addresses alike), so
-        # probing addresses is throttled exactly like guessing passwords (DESIGN 11).
+        # Failed sign-ins are counted per e-mail digest (known and unknown addresses alike), so
+        # probing addresses is throttled exactly like guessing passwords (DESIGN 11); wrong
+        # second-factor codes count toward the same lock-out.
         Index(
-            "idx_audit_logs_login_failed",
+            "idx_audit_logs_sign_in_failed",
             text("(details ->> 'emailDigest')"),
             "created_at",
-            postgresql_where=text("action = 'LOGIN_FAILED'"),
+            postgresql_where=text("action IN ('LOGIN_FAILED', 'MFA_FAILED')"),
         ),
     )
 

@@ -8,8 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from pe_portal.audit.models import AuditAction, AuditResource
 from pe_portal.audit.service import record
-from pe_portal.auth import email_tokens
-from pe_portal.auth import service as auth_service
+from pe_portal.auth import email_tokens, password_change
 from pe_portal.auth.email_tokens import Claims, Purpose
 from pe_portal.clock import utcnow
 from pe_portal.config import Settings
@@ -137,6 +136,6 @@ async def reset_password(
     new_hash = await hash_password(new_password)
     # Checked again under the row lock: of two concurrent uses of one token, one wins.
     user = await _holder(session, claims=claims, purpose=holder, settings=settings, lock=True)
-    return await auth_service.replace_password(
+    return await password_change.replace_password(
         session, user=user, new_hash=new_hash, action=AuditAction.PASSWORD_RESET, context=context
     )

@@ -1,5 +1,6 @@
-"""Brute-force lock-out (DESIGN 11), counted from LOGIN_FAILED audit rows so it holds across
-every process. Unknown e-mails are counted per e-mail digest exactly like known ones."""
+"""Brute-force lock-out (DESIGN 11), counted from LOGIN_FAILED and MFA_FAILED audit rows so it
+holds across every process: a wrong second-factor code counts exactly like a wrong password.
+Unknown e-mails are counted per e-mail digest exactly like known ones."""
 
 from __future__ import annotations
 
@@ -19,6 +20,10 @@ from pe_portal.errors import RateLimited
 
 INVALID_CREDENTIALS = "invalid_credentials"
 LOCKED = "locked"
+# The failures that count toward the lock: guesses. (A refusal while locked, or of an inactive
+# account, is audited but not counted.)
+COUNTED = (INVALID_CREDENTIALS, "invalid_mfa_code", "mfa_code_reused", "invalid_passkey")
+FAILED_ACTIONS = (AuditAction.LOGIN_FAILED, AuditAction.MFA_FAILED)
 
 
 async def seconds_locked(session: AsyncSession, *, email_digest: str, settings: Settings) -> int:
@@ -26,8 +31,9 @@ async def seconds_locked(session: AsyncSession, *, email_digest: str, settings: 
     now = utcnow()
     window = timedelta(seconds=settings.login_lockout_window)
     nth = await repository.nth_recent_failure(
-        session, email_digest=email_digest, since=now - window, n=settings.login_lockout_threshold
-    )
+        session, email_digest=email_digest, since=now - window, n=settings.login_lockout_threshold,
+        actions=FAILED_ACTIONS, reasons=COUNTED,
+    )  # fmt: skip
     if nth is None:
         return 0
     return max(1, math.ceil((nth + window - now).total_seconds()))
@@ -45,6 +51,7 @@ async def refuse_if_locked(
     user_id: str | None,
     context: RequestContext,
     settings: Settings,
+    action: AuditAction = AuditAction.LOGIN_FAILED,
 ) -> None:
     """RateLimited while locked; the refused attempt is audited but not counted, so trying
     during the lock never extends it."""
@@ -53,7 +60,7 @@ async def refuse_if_locked(
         return
     await record_failure(
         session, email_digest=email_digest, user_id=user_id, reason=LOCKED, context=context,
-        settings=settings,
+        settings=settings, action=action,
     )  # fmt: skip
     raise _locked_error(retry)
 
@@ -75,18 +82,20 @@ async def record_failure(
     reason: str,
     context: RequestContext,
     settings: Settings,
+    action: AuditAction = AuditAction.LOGIN_FAILED,
 ) -> bool:
-    """Audit one failed sign-in; True when it is the one that locks the account."""
+    """Audit one failed sign-in (`action`: its password step or its second factor); True when
+    it is the one that locks the account."""
     await record(
         session,
-        action=AuditAction.LOGIN_FAILED,
+        action=action,
         resource=AuditResource.AUTH,
         context=context,
         user_id=user_id,
         details={"emailDigest": email_digest, "reason": reason},
     )
     metrics.LOGIN_FAILURES.inc()
-    if reason != INVALID_CREDENTIALS:
+    if reason not in COUNTED:
         return False
     if await seconds_locked(session, email_digest=email_digest, settings=settings) == 0:
         return False

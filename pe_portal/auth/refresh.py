@@ -34,6 +34,7 @@ class Rotation:
     user: Account | User
     refresh_token: tokens.RefreshToken
     replayed: bool  # True: a just-rotated token inside the grace window got the current one
+    assurance: tokens.Assurance  # the session's, kept through every refresh
 
 
 async def rotate(
@@ -65,7 +66,9 @@ async def rotate(
             max_age=timedelta(seconds=settings.session_max_age), audit=refreshed,
         )  # fmt: skip
     if account is not None:
-        return Rotation(token.session_id, account, successor, replayed=False)
+        user, aal, signed_in_at = account
+        assurance = tokens.session_assurance(aal, signed_in_at)
+        return Rotation(token.session_id, user, successor, replayed=False, assurance=assurance)
     async with unit_of_work(units) as session:
         return await _rotate_locked(session, token, successor, context=context, settings=settings)
 
@@ -107,7 +110,8 @@ async def _rotate_locked(
             session, action=AuditAction.TOKEN_REFRESH, resource=AuditResource.AUTH,
             context=context, user_id=user.id, details={"sessionId": row.id},
         )  # fmt: skip
-    return Rotation(row.id, user, successor, replayed=replayed)
+    assurance = tokens.session_assurance(row.aal, row.created_at)
+    return Rotation(row.id, user, successor, replayed=replayed, assurance=assurance)
 
 
 async def _revoke_for_reuse(

@@ -7,11 +7,11 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Text, delete, func, literal, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from pe_portal.audit.models import AuditAction, AuditLog, NewEntry, details_json
+from pe_portal.audit.models import AuditLog, NewEntry, details_json
 from pe_portal.auth.models import AuthRateLimit
 from pe_portal.db.base import aware_utc, naive_utc
 from pe_portal.db.engine import DriverConnection
@@ -81,7 +81,8 @@ WITH rotated AS (
     WHERE s.id = $1 AND s.refresh_token = $2 AND NOT s.is_revoked AND s.expires_at > $4
       AND u.id = s.user_id AND u.is_active
     RETURNING u.id, u.email, u.first_name, u.last_name, u.is_active, u.is_verified,
-              u.last_login, u.created_at, u.updated_at
+              u.last_login, u.created_at, u.updated_at,
+              s.aal AS session_aal, s.created_at AS session_created_at
 ), audited AS (
     INSERT INTO audit_logs
         (id, user_id, action, resource, details, ip_address, user_agent, created_at)
@@ -124,16 +125,19 @@ async def rotate_current(
     sliding_expiry: datetime,
     max_age: timedelta,
     audit: NewEntry,
-) -> Account | None:
+) -> tuple[Account, int, datetime] | None:
     """Replace digest `current` by `successor` if it is the session's live token and the account
-    active, recording `audit` for that account; the account, or None (nothing written)."""
+    active, recording `audit` for that account; the account with the session's `aal` and
+    creation time, or None (nothing written)."""
     row = await connection.fetchrow(
         _ROTATE_CURRENT, session_id, current, successor, naive_utc(now), ip_address,
         naive_utc(sliding_expiry), max_age,
         audit["id"], audit["action"], audit["resource"], details_json(audit),
         audit["ip_address"], audit["user_agent"], naive_utc(audit["created_at"]),
     )  # fmt: skip
-    return None if row is None else _account(row)
+    if row is None:
+        return None
+    return _account(row), row["session_aal"], aware_utc(row["session_created_at"])
 
 
 async def get_with_user_for_update(
@@ -154,16 +158,27 @@ async def get_with_user_for_update(
 
 
 async def nth_recent_failure(
-    session: AsyncSession, *, email_digest: str, since: datetime, n: int
+    session: AsyncSession,
+    *,
+    email_digest: str,
+    since: datetime,
+    n: int,
+    actions: Sequence[str],
+    reasons: Sequence[str],
 ) -> datetime | None:
-    """When the n-th most recent counted LOGIN_FAILED for this e-mail happened, if within the
-    window (served by idx_audit_logs_login_failed). Not None means the account is locked."""
+    """When the n-th most recent failure (one of `actions`, for one of `reasons`) for this
+    e-mail happened, if within the window (served by idx_audit_logs_sign_in_failed, whose
+    predicate covers the failed sign-in actions). Not None means the account is locked."""
     query = (
         select(AuditLog.created_at)
         .where(
-            AuditLog.action == AuditAction.LOGIN_FAILED,
+            # Inline values: the partial index's predicate must be provable from the statement
+            # itself, also when its plan is a generic one of a prepared statement.
+            AuditLog.action.in_(
+                [literal(str(action), Text, literal_execute=True) for action in actions]
+            ),
             AuditLog.details["emailDigest"].astext == email_digest,
-            AuditLog.details["reason"].astext == "invalid_credentials",
+            AuditLog.details["reason"].astext.in_(reasons),
             AuditLog.created_at >= since,
         )
         .order_by(AuditLog.created_at.desc())

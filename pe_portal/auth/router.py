@@ -6,11 +6,15 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response, status
 
-from pe_portal.auth import oauth, service
+from pe_portal.auth import oauth, password_change, second_factor, service
 from pe_portal.auth.deps import auth_rate_limit, oauth_rate_limit
 from pe_portal.auth.schemas import (
+    FactorSummary,
     LoginRequest,
     LogoutAllResponse,
+    MfaChallengeRequest,
+    MfaRequiredResponse,
+    MfaVerifyRequest,
     OAuthTokenResponse,
     PasswordChangeRequest,
     PasswordChangeResponse,
@@ -22,6 +26,7 @@ from pe_portal.errors import (
     Conflict,
     Forbidden,
     InvalidInput,
+    NotFound,
     RateLimited,
     Unauthenticated,
     Unavailable,
@@ -35,8 +40,9 @@ from pe_portal.http.deps import (
     SettingsDep,
 )
 from pe_portal.http.errors import raises
-from pe_portal.http.principal import AccessTokensDep, PrincipalDep
+from pe_portal.http.principal import AccessTokensDep, PrincipalDep, SteppedUpDep
 from pe_portal.http.routing import DocumentedRoute
+from pe_portal.mfa.signin import Proof
 from pe_portal.users import service as users
 from pe_portal.users.deps import CurrentUserDep
 from pe_portal.users.schemas import UserRead
@@ -115,7 +121,19 @@ async def register(
     return UserRead.model_validate(user)
 
 
-@router.post("/login", response_model=TokenResponse, responses={200: {"links": _SIGNED_IN_LINKS}})
+def _mfa_required(pending: service.MfaPending, response: Response) -> MfaRequiredResponse:
+    response.headers.update(_NO_STORE)
+    factors = [FactorSummary(id=factor.id, type=factor.type) for factor in pending.factors]
+    return MfaRequiredResponse(
+        mfa_token=pending.mfa_token, factors=factors, expires_in=pending.expires_in
+    )
+
+
+@router.post(
+    "/login",
+    response_model=TokenResponse | MfaRequiredResponse,
+    responses={200: {"links": _SIGNED_IN_LINKS}},
+)
 @raises(InvalidInput, Unauthenticated, RateLimited, Unavailable)
 async def login(
     body: LoginRequest,
@@ -124,11 +142,48 @@ async def login(
     context: ContextDep,
     settings: SettingsDep,
     access: AccessTokensDep,
-) -> TokenResponse:
-    """Sign in with e-mail and password; a new session for this device."""
-    pair = await service.login(
+) -> TokenResponse | MfaRequiredResponse:
+    """Sign in with e-mail and password; a new session for this device, or, for an account
+    with a second factor, an mfaToken for POST /auth/mfa/verify."""
+    signed_in = await service.login(
         session, email=body.email, password=body.password, context=context,
         settings=settings, access=access,
+    )  # fmt: skip
+    if isinstance(signed_in, service.MfaPending):
+        return _mfa_required(signed_in, response)
+    return _token_response(signed_in, response)
+
+
+@router.post("/mfa/challenge")
+@raises(Unauthenticated, NotFound, RateLimited)
+async def mfa_challenge(
+    body: MfaChallengeRequest, session: SessionDep, context: ContextDep, settings: SettingsDep
+) -> dict[str, object]:
+    """WebAuthn assertion options for one passkey of a pending sign-in
+    (navigator.credentials.get)."""
+    return await second_factor.passkey_challenge(
+        session, mfa_token=body.mfa_token, factor_id=body.factor_id, context=context,
+        settings=settings,
+    )  # fmt: skip
+
+
+@router.post(
+    "/mfa/verify", response_model=TokenResponse, responses={200: {"links": _SIGNED_IN_LINKS}}
+)
+@raises(InvalidInput, Unauthenticated, NotFound, RateLimited, Unavailable)
+async def mfa_verify(
+    body: MfaVerifyRequest,
+    response: Response,
+    session: SessionDep,
+    context: ContextDep,
+    settings: SettingsDep,
+    access: AccessTokensDep,
+) -> TokenResponse:
+    """Complete a two-step sign-in with a code, a recovery code or a passkey (aal 2)."""
+    proof = Proof(body.code, body.recovery_code, body.factor_id, body.credential)
+    pair = await second_factor.verify(
+        session, mfa_token=body.mfa_token, proof=proof, context=context, settings=settings,
+        access=access,
     )  # fmt: skip
     return _token_response(pair, response)
 
@@ -145,10 +200,16 @@ async def login(
                         "type": "object",
                         "required": ["grant_type"],
                         "properties": {
-                            "grant_type": {"type": "string", "enum": ["password", "refresh_token"]},
+                            "grant_type": {
+                                "type": "string",
+                                "enum": ["password", "refresh_token", oauth.MFA_GRANT],
+                            },
                             "username": {"type": "string"},
                             "password": {"type": "string"},
                             "refresh_token": {"type": "string"},
+                            "mfa_token": {"type": "string"},
+                            "otp": {"type": "string", "pattern": "^[0-9]{6}$"},
+                            "recovery_code": {"type": "string", "maxLength": 40},
                             "scope": {"type": "string"},
                         },
                     }
@@ -167,7 +228,8 @@ async def oauth_token(
     settings: SettingsDep,
     access: AccessTokensDep,
 ) -> OAuthTokenResponse:
-    """OAuth 2.0 token endpoint (RFC 6749): `password` and `refresh_token` grants."""
+    """OAuth 2.0 token endpoint (RFC 6749): `password`, `refresh_token` and the second-factor
+    grant `urn:pe-portal:grant-type:mfa` (`mfa_token` with `otp` or `recovery_code`)."""
     form = {key: value for key, value in (await request.form()).items() if isinstance(value, str)}
     pair = await oauth.token(
         units, connections, form=form, context=context, settings=settings, access=access
@@ -216,14 +278,15 @@ async def logout_all(
 @raises(InvalidInput, Forbidden, Unavailable)
 async def change_password(
     body: PasswordChangeRequest,
-    principal: PrincipalDep,
+    principal: SteppedUpDep,
     user: CurrentUserDep,
     session: SessionDep,
     context: ContextDep,
     settings: SettingsDep,
 ) -> PasswordChangeResponse:
-    """Change the password (current one required); other sessions are revoked."""
-    revoked = await service.change_password(
+    """Change the password (current one required, and a recent second factor for an account
+    with one); other sessions are revoked."""
+    revoked = await password_change.change_password(
         session, user=user, session_id=principal.session_id,
         current_password=body.current_password,
         new_password=body.new_password, context=context, settings=settings,

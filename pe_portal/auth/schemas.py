@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from pe_portal.schemas import SETTING_KEYWORD, CamelModel
 from pe_portal.security.passwords import MAX_PASSWORD_BYTES
 from pe_portal.users.schemas import Name, UserRead
 from pe_portal.users.service import MAX_EMAIL_LENGTH
 
-Email = Field(min_length=1, max_length=MAX_EMAIL_LENGTH, json_schema_extra={"format": "email"})
+Email = Field(
+    min_length=1, max_length=MAX_EMAIL_LENGTH, json_schema_extra={"format": "email"},
+    description="An address that can receive mail: one whose domain is reserved or special-use "
+    "(`.test`, `.localhost`, `.invalid`, ...) is refused with `invalid_email`.",
+)  # fmt: skip
 # The byte limit is checked by the service, so that it answers `password_too_long` naming it;
 # the document states the tightest honest character bound (72 characters are at least 72 bytes).
 _BYTES = (
@@ -30,6 +34,8 @@ NewPassword = Field(
         "maxLength": MAX_PASSWORD_BYTES, SETTING_KEYWORD: {"minLength": "password_min_length"}
     },
 )  # fmt: skip
+MfaToken = Field(min_length=1, max_length=100)
+FactorId = Field(min_length=1, max_length=64)
 
 
 class RegisterRequest(CamelModel):
@@ -78,3 +84,43 @@ class OAuthTokenResponse(CamelModel):
     token_type: Literal["bearer"] = "bearer"  # noqa: S105 - a scheme name
     expires_in: int
     refresh_token: str
+
+
+class FactorSummary(CamelModel):
+    id: str
+    type: Literal["totp", "webauthn"]
+
+
+class MfaRequiredResponse(CamelModel):
+    """The password was right; complete the sign-in with POST /auth/mfa/verify."""
+
+    mfa_required: Literal[True] = True
+    mfa_token: str
+    factors: list[FactorSummary]
+    expires_in: int
+
+
+class MfaChallengeRequest(CamelModel):
+    mfa_token: str = MfaToken
+    factor_id: str = FactorId
+
+
+class MfaVerifyRequest(CamelModel):
+    """The mfaToken and exactly one proof: `code`, `recoveryCode`, or `factorId` with the
+    passkey's `credential`."""
+
+    mfa_token: str = MfaToken
+    code: str | None = Field(default=None, pattern=r"^[0-9]{6}$", min_length=6, max_length=6)
+    recovery_code: str | None = Field(default=None, min_length=1, max_length=40)
+    factor_id: str | None = Field(default=None, min_length=1, max_length=64)
+    credential: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _one_proof(self) -> MfaVerifyRequest:
+        passkey = self.factor_id is not None or self.credential is not None
+        given = [self.code is not None, self.recovery_code is not None, passkey]
+        if sum(given) != 1 or (passkey and (self.factor_id is None or self.credential is None)):
+            raise ValueError(
+                "send exactly one proof: code, recoveryCode, or factorId with credential"
+            )
+        return self

@@ -1,4 +1,5 @@
-"""Sign-in, token refresh, sign-out and password change (DESIGN 5-7, 11)."""
+"""Sign-in (one step, or the first of two for an account with a second factor), token refresh
+and sign-out (DESIGN 5-7, 11). Password change: `password_change.py`."""
 
 from __future__ import annotations
 
@@ -15,18 +16,20 @@ from pe_portal.clock import utcnow
 from pe_portal.config import Settings
 from pe_portal.context import RequestContext
 from pe_portal.db.engine import DriverConnections, release_connection
-from pe_portal.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
+from pe_portal.errors import InvalidInput, NotFound, Unauthenticated
+from pe_portal.mfa import challenges
+from pe_portal.mfa import service as mfa
+from pe_portal.mfa.models import MfaFactor
 from pe_portal.principal import Account, Principal
 from pe_portal.security.passwords import (
     admitted,
     burn_equal_time,
     check_length,
-    check_policy,
     hash_password,
     needs_rehash,
     verify_password,
 )
-from pe_portal.security.tokens import AccessTokens
+from pe_portal.security.tokens import PASSWORD_ONLY, AccessTokens, Assurance
 from pe_portal.sessions import service as sessions
 from pe_portal.users import notices
 from pe_portal.users import service as users
@@ -40,6 +43,16 @@ class TokenPair:
     expires_in: int
     user: Account | User
     session_id: str
+
+
+@dataclass(frozen=True)
+class MfaPending:
+    """The password was right; the sign-in waits for the second factor (DESIGN "Second
+    factor"): no tokens yet, an mfaToken instead."""
+
+    mfa_token: str
+    factors: list[MfaFactor]
+    expires_in: int
 
 
 @dataclass(frozen=True)
@@ -72,8 +85,9 @@ async def login(
     context: RequestContext,
     settings: Settings,
     access: AccessTokens,
-) -> TokenPair:
-    """Check the credentials and open a session; one generic failure for every wrong case."""
+) -> TokenPair | MfaPending:
+    """Check the credentials and open a session, or, for an account with a second factor,
+    begin a two-step sign-in; one generic failure for every wrong case."""
     check_length(password)
     async with admitted():  # first: when bcrypt is saturated, refuse before any other work
         key = _login_key(email)
@@ -88,7 +102,7 @@ async def login(
             session, candidate=candidate, password=password, digest=digest, context=context,
             settings=settings,
         )  # fmt: skip
-        return await _open_session(
+        return await _password_checked(
             session, user_id=user_id, upgraded_hash=upgraded, context=context,
             settings=settings, access=access,
         )  # fmt: skip
@@ -146,7 +160,7 @@ async def _upgraded_hash(candidate: _Candidate, password: str) -> str | None:
     return await hash_password(password)
 
 
-async def _open_session(
+async def _password_checked(
     session: AsyncSession,
     *,
     user_id: str,
@@ -154,15 +168,40 @@ async def _open_session(
     context: RequestContext,
     settings: Settings,
     access: AccessTokens,
-) -> TokenPair:
+) -> TokenPair | MfaPending:
     user = await users.get(session, user_id=user_id)
-    now = utcnow()
     if upgraded_hash is not None:
         user.password = upgraded_hash
+        user.updated_at = utcnow()
+    factors = await mfa.confirmed_factors(session, user_id=user.id)
+    if factors:
+        token = await challenges.begin_sign_in(
+            session, user_id=user.id, password_hash=user.password, context=context,
+            settings=settings,
+        )  # fmt: skip
+        return MfaPending(token, factors, settings.mfa_token_ttl)
+    password_only = Assurance(1, PASSWORD_ONLY, int(utcnow().timestamp()))
+    return await open_session(
+        session, user=user, assurance=password_only, context=context, settings=settings,
+        access=access,
+    )  # fmt: skip
+
+
+async def open_session(
+    session: AsyncSession,
+    *,
+    user: User,
+    assurance: Assurance,
+    context: RequestContext,
+    settings: Settings,
+    access: AccessTokens,
+) -> TokenPair:
+    """The end of every sign-in: a session at the sign-in's level, its audit row, the tokens."""
+    now = utcnow()
     user.last_login = now
     user.updated_at = now
     row, refresh = await sessions.start(
-        session, user_id=user.id, context=context, settings=settings
+        session, user_id=user.id, context=context, settings=settings, aal=assurance.aal
     )
     await record(
         session,
@@ -170,11 +209,11 @@ async def _open_session(
         resource=AuditResource.AUTH,
         context=context,
         user_id=user.id,
-        details={"sessionId": row.id},
+        details={"sessionId": row.id, "aal": assurance.aal},
     )
     metrics.LOGINS.inc()
     await notices.new_device_login(session, user=user, session_id=row.id, context=context)
-    token, ttl = access.issue(user_id=user.id, session_id=row.id, now=now)
+    token, ttl = access.issue(user_id=user.id, session_id=row.id, now=now, assurance=assurance)
     return TokenPair(token, refresh.value, ttl, user, row.id)
 
 
@@ -192,8 +231,9 @@ async def refresh(
         units, connections, presented=refresh_token, context=context, settings=settings
     )
     token, ttl = access.issue(
-        user_id=rotation.user.id, session_id=rotation.session_id, now=utcnow()
-    )
+        user_id=rotation.user.id, session_id=rotation.session_id, now=utcnow(),
+        assurance=rotation.assurance,
+    )  # fmt: skip
     return TokenPair(token, rotation.refresh_token.value, ttl, rotation.user, rotation.session_id)
 
 
@@ -221,51 +261,3 @@ async def logout_all(
         details={"sessionsRevoked": count},
     )
     return count
-
-
-async def change_password(
-    session: AsyncSession,
-    *,
-    user: User,
-    session_id: str,
-    current_password: str,
-    new_password: str,
-    context: RequestContext,
-    settings: Settings,
-) -> int:
-    """Replace the password (the current one required); every other session is revoked."""
-    check_length(current_password, field="currentPassword")
-    if not await verify_password(current_password, user.password):
-        raise Forbidden("The current password is not correct.", code="invalid_password")
-    check_policy(new_password, min_length=settings.password_min_length, email=user.email)
-    return await replace_password(
-        session, user=user, new_hash=await hash_password(new_password),
-        action=AuditAction.PASSWORD_CHANGED, context=context,
-        keep_session=session_id,
-    )  # fmt: skip
-
-
-async def replace_password(
-    session: AsyncSession,
-    *,
-    user: User,
-    new_hash: str,
-    action: AuditAction,
-    context: RequestContext,
-    keep_session: str | None = None,
-) -> int:
-    """Store a new hash, revoke every session but `keep_session`, audit `action`, and send the
-    "password changed" notice; how many sessions were revoked."""
-    user.password = new_hash
-    user.updated_at = utcnow()
-    revoked = await sessions.revoke_all(session, user_id=user.id, except_session=keep_session)
-    await record(
-        session,
-        action=action,
-        resource=AuditResource.AUTH,
-        context=context,
-        user_id=user.id,
-        details={"sessionsRevoked": revoked},
-    )
-    await notices.password_changed(session, user=user)
-    return revoked

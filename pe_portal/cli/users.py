@@ -12,11 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from pe_portal.cli.common import console, in_transaction
 from pe_portal.config import get_settings
 from pe_portal.context import RequestContext
+from pe_portal.mfa import service as mfa
 from pe_portal.users import service as users
 from pe_portal.users.models import User
 
 app = typer.Typer(
-    help="User accounts (create, list, activate, deactivate, delete).", no_args_is_help=True
+    help="User accounts (create, list, activate, deactivate, delete, reset-mfa).",
+    no_args_is_help=True,
 )
 
 UserArgument = typer.Argument(..., help="the account's e-mail or id")
@@ -126,3 +128,21 @@ def delete(
 
     email = in_transaction(work)
     console.print(f"deleted {email}", highlight=False)
+
+
+@app.command("reset-mfa")
+def reset_mfa(
+    user: str = UserArgument,
+    yes: bool = typer.Option(False, "--yes", "-y", help="do not ask for confirmation"),
+) -> None:
+    """Remove every second factor and recovery code of an account (a lost device); the user is
+    mailed and each removal audited with the operator."""
+    if not yes:
+        typer.confirm(f"Remove every second factor of {user}?", abort=True)
+
+    async def work(session: AsyncSession) -> tuple[str, int]:
+        account = await _find(session, user)
+        return account.email, await mfa.reset(session, user=account, context=_context())
+
+    email, count = in_transaction(work)
+    console.print(f"removed {count} factor(s) of {email}; it signs in with its password alone")

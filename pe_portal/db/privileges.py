@@ -18,6 +18,8 @@ _GRANTS = (
     "GRANT SELECT, INSERT, UPDATE, DELETE ON auth_rate_limits TO {role}",
     # The request inserts; the same role's delivery worker claims, updates and prunes.
     "GRANT SELECT, INSERT, UPDATE, DELETE ON mail_outbox TO {role}",
+    "GRANT SELECT, INSERT, UPDATE, DELETE ON mfa_factors, mfa_recovery_codes, mfa_challenges"
+    " TO {role}",
 )
 
 

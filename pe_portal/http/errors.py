@@ -59,6 +59,13 @@ class OAuthErrorBody(BaseModel):
     error_description: str
 
 
+class OAuthMfaRequired(OAuthErrorBody):
+    """The token endpoint's answer for an account with a second factor (DESIGN, MFA)."""
+
+    mfa_token: str
+    expires_in: int
+
+
 Marked = TypeVar("Marked", bound=Callable[..., Any])
 
 

@@ -1,5 +1,6 @@
 """Session cleanup: delete expired and long-revoked sessions in short batches, one run at a time
-across every process (a PostgreSQL advisory lock), recorded by one system audit row."""
+across every process (a PostgreSQL advisory lock), recorded by one system audit row; expired
+second-factor challenges (abandoned sign-ins) go with them."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from pe_portal.clock import utcnow
 from pe_portal.config import Settings
 from pe_portal.context import SYSTEM, RequestContext
 from pe_portal.db.engine import transaction
+from pe_portal.mfa import service as mfa
 from pe_portal.ops import repository
 from pe_portal.progress import NoProgress, Progress
 from pe_portal.sessions import service as sessions
@@ -62,12 +64,13 @@ async def cleanup_sessions(
             batch_size=settings.session_cleanup_batch_size,
             pause=settings.session_cleanup_pause / 1000,
         )  # fmt: skip
+        challenges = await mfa.delete_expired_challenges(guard)
         await record(
             guard,
             action=AuditAction.SESSIONS_CLEANED_UP,
             resource=AuditResource.SESSION,
             context=context,
-            details={"deleted": deleted},
+            details={"deleted": deleted, "expiredMfaChallenges": challenges},
         )
     return CleanupResult(ran=True, deleted=deleted)
 

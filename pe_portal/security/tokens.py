@@ -30,10 +30,31 @@ _IAT_LEEWAY = 60  # seconds of clock skew tolerated between the processes that i
 
 
 @dataclass(frozen=True)
+class Assurance:
+    """How a sign-in was authenticated: `aal` 1 (password) or 2 (a second factor too), the RFC
+    8176 methods, and when the person last proved it (`auth_time`, seconds since the epoch)."""
+
+    aal: int
+    amr: tuple[str, ...]
+    auth_time: int
+
+
+PASSWORD_ONLY = ("pwd",)
+
+
+def session_assurance(aal: int, signed_in_at: datetime) -> Assurance:
+    """What a refreshed pair carries: the session's level, from its sign-in. The session row
+    keeps only the level, so the methods become the generic RFC 8176 `mfa`."""
+    amr = ("pwd", "mfa") if aal >= 2 else PASSWORD_ONLY
+    return Assurance(aal, amr, int(signed_in_at.timestamp()))
+
+
+@dataclass(frozen=True)
 class AccessClaims:
     user_id: str
     session_id: str
     expires_at: int
+    assurance: Assurance
 
 
 @dataclass(frozen=True)
@@ -83,10 +104,12 @@ class AccessTokens:
         self.ttl = ttl
         self._cache: OrderedDict[str, AccessClaims] = OrderedDict()
 
-    def issue(self, *, user_id: str, session_id: str, now: datetime) -> tuple[str, int]:
+    def issue(
+        self, *, user_id: str, session_id: str, now: datetime, assurance: Assurance
+    ) -> tuple[str, int]:
         """A signed access token and its lifetime in seconds."""
         key = self.keys.signing_key()
-        claims = {
+        claims: dict[str, Any] = {
             "iss": self.issuer,
             "aud": self.audience,
             "sub": user_id,
@@ -94,6 +117,9 @@ class AccessTokens:
             "iat": int(now.timestamp()),
             "exp": int((now + timedelta(seconds=self.ttl)).timestamp()),
             "jti": secrets.token_urlsafe(12),
+            "auth_time": assurance.auth_time,
+            "aal": assurance.aal,
+            "amr": list(assurance.amr),
         }
         headers = {"kid": key.kid, "typ": ACCESS_TOKEN_TYPE}
         return jwt.encode(claims, key.private, algorithm="EdDSA", headers=headers), self.ttl
@@ -130,15 +156,27 @@ class AccessTokens:
                 },
             )
             expires_at, issued_at = int(payload["exp"]), int(payload["iat"])
+            assurance = _assurance(payload, issued_at)
         except (jwt.InvalidTokenError, ValueError, TypeError) as error:
             raise Unauthenticated("The access token is not valid.", code="invalid_token") from error
         if issued_at > now.timestamp() + _IAT_LEEWAY:
             raise Unauthenticated("The access token is not valid.", code="invalid_token")
         if expires_at <= now.timestamp():
             raise Unauthenticated("The access token has expired.", code="token_expired")
-        return AccessClaims(str(payload["sub"]), str(payload["sid"]), expires_at)
+        return AccessClaims(str(payload["sub"]), str(payload["sid"]), expires_at, assurance)
 
     def _remember(self, token: str, claims: AccessClaims) -> None:
         self._cache[token] = claims
         if len(self._cache) > _CACHE_SIZE:
             self._cache.popitem(last=False)
+
+
+def _assurance(payload: dict[str, Any], issued_at: int) -> Assurance:
+    """The token's assurance claims; a token from before they existed is a password sign-in."""
+    aal = int(payload.get("aal", 1))
+    amr = payload.get("amr", list(PASSWORD_ONLY))
+    if aal not in (1, 2) or not isinstance(amr, list):
+        raise ValueError("malformed assurance claims")
+    return Assurance(
+        aal, tuple(str(method) for method in amr), int(payload.get("auth_time", issued_at))
+    )

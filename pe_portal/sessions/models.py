@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, text
+from sqlalchemy import ForeignKey, Index, SmallInteger, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pe_portal.db.base import Base, UTCDateTime, created_at_column, id_column, updated_at_column
@@ -30,6 +30,11 @@ class Session(Base):
     )
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
     user_agent: Mapped[str | None] = mapped_column()
+    # Authenticator assurance level of the sign-in (1 password, 2 a second factor), so that a
+    # refreshed pair keeps it (not in the spec: added by 20261201000100_add_mfa).
+    aal: Mapped[int] = mapped_column(
+        SmallInteger, nullable=False, default=1, server_default=text("1")
+    )
     ip_address: Mapped[str | None] = mapped_column()
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = updated_at_column()

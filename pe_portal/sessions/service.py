@@ -30,11 +30,17 @@ def sliding_expiry(row_created: datetime, now: datetime, settings: Settings) -> 
 
 
 async def start(
-    session: AsyncSession, *, user_id: str, context: RequestContext, settings: Settings
+    session: AsyncSession,
+    *,
+    user_id: str,
+    context: RequestContext,
+    settings: Settings,
+    aal: int = 1,
 ) -> tuple[Session, tokens.RefreshToken]:
-    """A new session (device) for the user, and its first refresh token."""
+    """A new session (device) for the user at assurance level `aal`, and its first refresh
+    token."""
     now = utcnow()
-    row = Session(id=new_id(), user_id=user_id, created_at=now, updated_at=now)
+    row = Session(id=new_id(), user_id=user_id, created_at=now, updated_at=now, aal=aal)
     token = tokens.refresh_token(settings.secret_key, row.id, 0)
     row.refresh_token = token.digest
     row.expires_at = sliding_expiry(now, now, settings)

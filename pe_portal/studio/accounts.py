@@ -18,6 +18,7 @@ from pe_portal.studio import forms
 from pe_portal.studio.auth import operator_context
 from pe_portal.studio.base import Change, StudioView
 from pe_portal.studio.display import json_block, json_inline, timestamps, user_link
+from pe_portal.studio.factors import reset_factors
 from pe_portal.users import service as users
 from pe_portal.users.models import User
 
@@ -90,6 +91,16 @@ class UserAdmin(StudioView, model=User):
     @action(name="activate", label="Activate", confirmation_message="Activate?")
     async def activate(self, request: Request) -> Response:
         return await self.apply(request, _set_active(True), "Activated {count} user(s).")
+
+    @action(
+        name="reset-mfa",
+        label="Reset second factor",
+        confirmation_message="Remove every second factor and recovery code? The user is mailed.",
+    )
+    async def reset_mfa(self, request: Request) -> Response:
+        return await self.apply(
+            request, reset_factors, "Reset the second factor of {count} user(s)."
+        )
 
 
 def _set_active(active: bool) -> Change:

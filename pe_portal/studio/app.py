@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from pe_portal.db.engine import create_sessionmaker
 from pe_portal.studio.accounts import ProfileAdmin, UserAdmin
 from pe_portal.studio.auth import TokenAuth, time_zones
+from pe_portal.studio.factors import MfaFactorAdmin
 from pe_portal.studio.records import AuditLogAdmin, SessionAdmin
 
 BASE_URL = "/admin"
@@ -57,7 +58,7 @@ def create_studio_app(
         templates_dir=str(TEMPLATES),
     )
     admin.templates.env.globals["time_zones"] = time_zones
-    for view in (UserAdmin, ProfileAdmin, SessionAdmin, AuditLogAdmin):
+    for view in (UserAdmin, ProfileAdmin, MfaFactorAdmin, SessionAdmin, AuditLogAdmin):
         admin.add_view(view)
     return app
 

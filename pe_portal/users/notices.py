@@ -1,5 +1,6 @@
 """Security notices: mail telling the owner of an account that something happened to it (a new
-device signed in, the password changed, a stolen refresh token was caught).
+device signed in, the password changed, a stolen refresh token was caught, a second factor was
+added or removed, a recovery code was used).
 
 A notice is written to the mail outbox in the transaction of the change it reports, so it goes
 out exactly when that change commits. A rendering error is logged and never fails the change;
@@ -87,3 +88,24 @@ async def token_reuse(session: AsyncSession, *, user_id: str) -> None:
     user = await repository.get(session, user_id)
     if user is not None:
         await _notify(session, user=user, template="token_reuse", context={"at": utcnow()})
+
+
+_FACTOR_KINDS = {"totp": "TOTP", "webauthn": "passkey"}
+
+
+async def factor_changed(
+    session: AsyncSession, *, user: User, kind: str, name: str, added: bool,
+    by_operator: bool = False,
+) -> None:  # fmt: skip
+    """Tell the user a second factor was added to or removed from their account."""
+    context = {
+        "at": utcnow(), "added": added, "kind": _FACTOR_KINDS.get(kind, kind), "name": name,
+        "by_operator": by_operator,
+    }  # fmt: skip
+    await _notify(session, user=user, template="mfa_factor_changed", context=context)
+
+
+async def recovery_code_used(session: AsyncSession, *, user: User, remaining: int) -> None:
+    """Tell the user one of their recovery codes was used to sign in."""
+    context = {"at": utcnow(), "remaining": remaining}
+    await _notify(session, user=user, template="recovery_code_used", context=context)

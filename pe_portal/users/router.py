@@ -8,7 +8,7 @@ from pe_portal.clock import utcnow
 from pe_portal.errors import Forbidden, InvalidInput
 from pe_portal.http.deps import ContextDep, SessionDep, SnapshotDep
 from pe_portal.http.errors import raises
-from pe_portal.http.principal import PrincipalDep
+from pe_portal.http.principal import PrincipalDep, SteppedUpDep
 from pe_portal.http.routing import DocumentedRoute
 from pe_portal.principal import Account
 from pe_portal.users import service
@@ -40,17 +40,23 @@ async def update_me(
 @router.delete("", status_code=status.HTTP_204_NO_CONTENT)
 @raises(Forbidden)
 async def delete_me(
-    body: AccountDelete, user: CurrentUserDep, session: SessionDep, context: ContextDep
+    body: AccountDelete,
+    _: SteppedUpDep,
+    user: CurrentUserDep,
+    session: SessionDep,
+    context: ContextDep,
 ) -> None:
-    """Delete the account, its profile, sessions and activity (the password is required)."""
+    """Delete the account, its profile, sessions and activity (the password is required, and
+    a recent second factor for an account with one)."""
     await service.delete_own_account(session, user=user, password=body.password, context=context)
 
 
 @router.get("/export", response_model=AccountExport)
 async def export_me(
-    principal: PrincipalDep, snapshot: SnapshotDep, response: Response
+    principal: SteppedUpDep, snapshot: SnapshotDep, response: Response
 ) -> AccountExport:
-    """Everything held about the user, as one JSON document read from one snapshot."""
+    """Everything held about the user, as one JSON document read from one snapshot (a recent
+    second factor needed for an account with one)."""
     data = await service.export_account(snapshot, user_id=principal.user_id)
     now = utcnow()
     response.headers["Content-Disposition"] = (

@@ -28,10 +28,13 @@ from pe_portal.db.engine import (
 from pe_portal.http import API_PREFIX
 from pe_portal.mail import outbox as mail_outbox
 from pe_portal.mail.worker import Worker as MailWorker
+from pe_portal.mfa import service as mfa
+from pe_portal.mfa.router import router as mfa_router
 from pe_portal.ops import cleanup
 from pe_portal.ops.router import router as ops_router
 from pe_portal.profiles.router import router as profiles_router
 from pe_portal.security.keys import KeyRing
+from pe_portal.security.secretbox import secret_box
 from pe_portal.security.tokens import AccessTokens
 from pe_portal.sessions.router import router as sessions_router
 from pe_portal.users.router import router as users_router
@@ -67,6 +70,7 @@ def _attach_database(
     state.driver_connections = driver_connections or pooled_driver_connections(engine)
     state.active_accounts = refresh.active_accounts(state.driver_connections)
     state.outbox.bind(state.sessionmaker)  # what `outbox.drain()` delivers through
+    state.has_second_factor = mfa.second_factor_check(state.driver_connections)
 
 
 def create_app(
@@ -79,6 +83,7 @@ def create_app(
     """Build the app; tests hand in their own engine/sessionmaker (and driver connections that
     see the test's transaction), `serve` lets it build them."""
     settings = settings or get_settings()
+    secret_box(settings)  # a malformed MFA_ENCRYPTION_KEY stops start-up, not a sign-in
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -125,8 +130,10 @@ def create_app(
     openapi.install(app, settings)
     docs.install(app)
     # FastAPI matches routes in order, router by router: the per-request reads come first.
-    api = (users_router, auth_router, oauth_router, sessions_router, profiles_router, audit_router,
-           email_router)  # fmt: skip
+    api = (
+        users_router, auth_router, oauth_router, mfa_router, sessions_router, profiles_router,
+        audit_router, email_router,
+    )  # fmt: skip
     for router in api:
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(ops_router)

@@ -53,6 +53,12 @@ async def _portal_error(request: Request, error: Exception) -> JSONResponse:
         headers = {"Retry-After": str(retry_after)}
     if isinstance(error, errors.Unauthenticated):
         headers = {"WWW-Authenticate": "Bearer"}
+    if isinstance(error, errors.StepUpRequired):
+        headers = {
+            "WWW-Authenticate": 'Bearer error="insufficient_user_authentication", '
+            f'error_description="A recent second-factor sign-in is required", '
+            f'acr_values="aal2", max_age={error.max_age}'
+        }
     return error_response(
         status_for(type(error)), error.code, error.message, error.details, headers
     )
@@ -75,7 +81,7 @@ async def _oauth_error(request: Request, error: Exception) -> JSONResponse:
     headers = {"Cache-Control": "no-store", "Pragma": "no-cache"}
     if error.retry_after is not None:
         headers["Retry-After"] = str(error.retry_after)
-    body = {"error": error.code, "error_description": error.message}
+    body = {"error": error.code, "error_description": error.message, **error.extra}
     return JSONResponse(body, status_code=error.status, headers=headers)
 
 

@@ -141,3 +141,21 @@ async def test_the_per_request_check_probes_primary_keys_even_when_no_session_lo
     assert "sessions_pkey" in plan, plan
     assert "users_pkey" in plan, plan
     assert "idx_sessions_active" not in plan, plan
+
+
+async def test_the_lock_out_count_uses_the_failed_sign_in_index(
+    analysed_session: AsyncSession,
+) -> None:
+    """Wrong passwords and wrong second-factor codes, counted through one partial index."""
+    plan = await explain(
+        analysed_session,
+        lambda: auth_repository.nth_recent_failure(
+            analysed_session,
+            email_digest="d" * 64,
+            since=datetime(2026, 1, 1, tzinfo=UTC),
+            n=10,
+            actions=["LOGIN_FAILED", "MFA_FAILED"],
+            reasons=["invalid_credentials"],
+        ),
+    )
+    assert "idx_audit_logs_sign_in_failed" in plan, plan

@@ -88,9 +88,10 @@ EXPECTED_INDEXES = {
 
 # Ours beyond the spec's, each one documented in docs/architecture.md "Database".
 EXTRA_INDEXES = {
-    "idx_audit_logs_login_failed": (
-        "INDEX idx_audit_logs_login_failed ON public.audit_logs USING btree "
-        "(((details ->> 'emailDigest'::text)), created_at) WHERE (action = 'LOGIN_FAILED'::text)"
+    "idx_audit_logs_sign_in_failed": (
+        "INDEX idx_audit_logs_sign_in_failed ON public.audit_logs USING btree "
+        "(((details ->> 'emailDigest'::text)), created_at) "
+        "WHERE (action = ANY (ARRAY['LOGIN_FAILED'::text, 'MFA_FAILED'::text]))"
     ),
     "idx_audit_logs_user_created": (
         "INDEX idx_audit_logs_user_created ON public.audit_logs USING btree "
@@ -104,7 +105,30 @@ EXTRA_INDEXES = {
         "INDEX idx_mail_outbox_finished ON public.mail_outbox USING btree (finished_at) "
         "WHERE (status <> 'pending'::text)"
     ),
+    # The second factor's tables (20261201000100_add_mfa), outside the spec.
+    "idx_mfa_factors_user": "INDEX idx_mfa_factors_user ON public.mfa_factors USING btree (user_id)",
+    "idx_mfa_factors_credential": (
+        "UNIQUE INDEX idx_mfa_factors_credential ON public.mfa_factors USING btree "
+        "(credential_id) WHERE (credential_id IS NOT NULL)"
+    ),
+    "idx_mfa_recovery_codes_user_digest": (
+        "UNIQUE INDEX idx_mfa_recovery_codes_user_digest ON public.mfa_recovery_codes "
+        "USING btree (user_id, digest)"
+    ),
+    "idx_mfa_challenges_token": (
+        "UNIQUE INDEX idx_mfa_challenges_token ON public.mfa_challenges USING btree (token_digest)"
+    ),
+    "idx_mfa_challenges_user": (
+        "INDEX idx_mfa_challenges_user ON public.mfa_challenges USING btree (user_id)"
+    ),
+    "idx_mfa_challenges_expires": (
+        "INDEX idx_mfa_challenges_expires ON public.mfa_challenges USING btree (expires_at)"
+    ),
 }
+
+# Columns beyond the spec's, at the end of its tables (DESIGN "Second factor": the session
+# remembers its assurance level).
+EXTRA_COLUMNS = {"sessions": [("aal", "smallint", False, "1")]}
 
 
 @pytest.mark.parametrize("table", sorted(EXPECTED_COLUMNS))
@@ -118,7 +142,7 @@ async def test_columns_match_the_spec(db_session: AsyncSession, table: str) -> N
         ),
         {"table": table},
     )
-    assert [tuple(row) for row in rows] == EXPECTED_COLUMNS[table]
+    assert [tuple(row) for row in rows] == EXPECTED_COLUMNS[table] + EXTRA_COLUMNS.get(table, [])
 
 
 async def _indexes(db_session: AsyncSession) -> dict[str, str]:
@@ -155,6 +179,9 @@ async def test_foreign_keys_cascade_to_users(db_session: AsyncSession) -> None:
     )
     assert [tuple(row) for row in rows] == [
         ("audit_logs", "users", "c"),
+        ("mfa_challenges", "users", "c"),
+        ("mfa_factors", "users", "c"),
+        ("mfa_recovery_codes", "users", "c"),
         ("sessions", "users", "c"),
         ("user_profiles", "users", "c"),
     ]

@@ -25,6 +25,11 @@ CONTEXTS: dict[str, tuple[dict[str, Any], str]] = {
     ),
     "password_changed": ({"at": WINTER}, "/account/sessions"),
     "token_reuse": ({"at": WINTER}, "/account/sessions"),
+    "mfa_factor_changed": (
+        {"at": WINTER, "added": True, "kind": "TOTP", "name": "Phone", "by_operator": False},
+        "/account/security",
+    ),
+    "recovery_code_used": ({"at": WINTER, "remaining": 9}, "/account/security"),
 }
 
 

@@ -98,6 +98,7 @@ def test_production_logs_json_unless_told_otherwise(monkeypatch: pytest.MonkeyPa
     production = {
         "env": "production",
         "secret_key": "x" * 40,
+        "mfa_encryption_key": "k1:" + "A" * 43,
         "database_url": "postgresql://localhost/d",
     }
     assert log_format(Settings(**production, _env_file=None)) == "json"  # type: ignore[arg-type]

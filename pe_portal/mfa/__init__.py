@@ -1,0 +1,1 @@
+"""The second factor: TOTP, passkeys (WebAuthn), recovery codes and pending sign-ins."""
