@@ -178,4 +178,4 @@ def test_the_sign_in_flow_statefully(served: Served) -> None:
     # The scenarios got past the door: accounts were made and every link was followed.
     reached = set(followed)
     for step in ("register 201", "login 200", "refresh 200", "logout 204"):
-        assert f"/api/v1/auth/{step}" in reached, (step, sorted(reached))
+        assert f"/api/v1/auth/{step}" in reached, (step, sorted(reached), followed[:80])
