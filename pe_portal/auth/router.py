@@ -170,7 +170,7 @@ async def mfa_challenge(
 @router.post(
     "/mfa/verify", response_model=TokenResponse, responses={200: {"links": _SIGNED_IN_LINKS}}
 )
-@raises(InvalidInput, Unauthenticated, NotFound, RateLimited, Unavailable)
+@raises(InvalidInput, Unauthenticated, NotFound, Conflict, RateLimited, Unavailable)
 async def mfa_verify(
     body: MfaVerifyRequest,
     response: Response,

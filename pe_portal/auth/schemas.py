@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from pe_portal.schemas import SETTING_KEYWORD, CamelModel
+from pe_portal.schemas import SETTING_KEYWORD, CamelModel, exactly_one_of
 from pe_portal.security.passwords import MAX_PASSWORD_BYTES
 from pe_portal.users.schemas import Name, UserRead
 from pe_portal.users.service import MAX_EMAIL_LENGTH
@@ -105,9 +105,18 @@ class MfaChallengeRequest(CamelModel):
     factor_id: str = FactorId
 
 
+_PROOFS = (("code",), ("recovery_code",), ("factor_id", "credential"))
+
+
 class MfaVerifyRequest(CamelModel):
     """The mfaToken and exactly one proof: `code`, `recoveryCode`, or `factorId` with the
-    passkey's `credential`."""
+    passkey's `credential` (none of them null)."""
+
+    model_config = CamelModel.model_config | {
+        "json_schema_extra": exactly_one_of(
+            ("code",), ("recoveryCode",), ("factorId", "credential")
+        )
+    }
 
     mfa_token: str = MfaToken
     code: str | None = Field(default=None, pattern=r"^[0-9]{6}$", min_length=6, max_length=6)
@@ -117,9 +126,9 @@ class MfaVerifyRequest(CamelModel):
 
     @model_validator(mode="after")
     def _one_proof(self) -> MfaVerifyRequest:
-        passkey = self.factor_id is not None or self.credential is not None
-        given = [self.code is not None, self.recovery_code is not None, passkey]
-        if sum(given) != 1 or (passkey and (self.factor_id is None or self.credential is None)):
+        sent = self.model_fields_set - {"mfa_token"}
+        proof = next((set(choice) for choice in _PROOFS if set(choice) == sent), None)
+        if proof is None or any(getattr(self, name) is None for name in proof):
             raise ValueError(
                 "send exactly one proof: code, recoveryCode, or factorId with credential"
             )

@@ -18,6 +18,7 @@ from pe_portal.db.embedded import EmbeddedError
 from pe_portal.db.engine import create_engine, create_sessionmaker
 from pe_portal.db.runtime import DatabaseUrls, database_urls
 from pe_portal.errors import PortalError
+from pe_portal.mail import outbox as mail_outbox
 from pe_portal.ops.logging import log_config
 
 T = TypeVar("T")
@@ -88,8 +89,11 @@ async def unit_of_work(settings: Settings, url: str) -> AsyncIterator[AsyncSessi
 
 
 def in_transaction(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    """Run `work` in one committed transaction on DATABASE_URL (or the embedded cluster)."""
+    """Run `work` in one committed transaction on DATABASE_URL (or the embedded cluster). Mail
+    it causes (security notices) is queued in the same transaction; the servers' delivery
+    workers send it."""
     settings = get_settings()
+    mail_outbox.start(settings)  # what `mail.send` renders with
     with database(settings) as urls:
 
         async def body() -> T:

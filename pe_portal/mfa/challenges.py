@@ -15,7 +15,7 @@ from pe_portal.clock import utcnow
 from pe_portal.config import Settings
 from pe_portal.context import RequestContext
 from pe_portal.db.base import new_id
-from pe_portal.errors import InvalidInput, Unauthenticated
+from pe_portal.errors import Conflict, Unauthenticated
 from pe_portal.mfa import repository
 from pe_portal.mfa.models import ChallengePurpose, MfaChallenge
 from pe_portal.security.tokens import token_digest
@@ -99,7 +99,8 @@ async def take_registration_challenge(session: AsyncSession, *, user_id: str) ->
     """The pending registration's challenge, spent by this call (single use)."""
     row = await repository.registration_for_update(session, user_id=user_id)
     if row is None or row.webauthn_challenge is None or row.expires_at <= utcnow():
-        raise InvalidInput(
+        # Conflict, not InvalidInput: the body is well-formed, the account's state lacks a challenge.
+        raise Conflict(
             "Ask for registration options first (they expire).", code="mfa_challenge_required"
         )
     await repository.delete_challenge(session, row)

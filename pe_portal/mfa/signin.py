@@ -14,7 +14,7 @@ from pe_portal.audit.models import AuditAction, AuditResource
 from pe_portal.clock import utcnow
 from pe_portal.config import Settings
 from pe_portal.context import RequestContext
-from pe_portal.errors import InvalidInput, NotFound, Unauthenticated
+from pe_portal.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from pe_portal.mfa import passkeys, recovery, repository, service, totp
 from pe_portal.mfa.models import FactorType, MfaChallenge, MfaFactor
 from pe_portal.users import notices
@@ -142,7 +142,8 @@ async def _check_assertion(
     challenge, pending.webauthn_challenge = pending.webauthn_challenge, None  # single use
     await session.flush()
     if challenge is None:
-        raise InvalidInput(
+        # Conflict, not InvalidInput: the body is well-formed, the sign-in has no challenge yet.
+        raise Conflict(
             "Ask POST /auth/mfa/challenge for this passkey first.", code="mfa_challenge_required"
         )
     assert factor.credential_id is not None  # noqa: S101 - passkeys always hold both

@@ -21,17 +21,20 @@ const registered = await api.POST("/api/v1/auth/register", { body: { email, pass
 if (registered.data === undefined) fail("register", registered.response.status, registered.error);
 const account: Account = registered.data;
 
-const signedIn = await api.POST("/api/v1/auth/login", { body: { email, password } });
-if (signedIn.data === undefined) fail("login", signedIn.response.status, signedIn.error);
+const login = await api.POST("/api/v1/auth/login", { body: { email, password } });
+if (login.data === undefined) fail("login", login.response.status, login.error);
+// An account with a second factor answers `mfaRequired` instead of tokens: the union is typed.
+if ("mfaRequired" in login.data) throw new Error("this account has no second factor");
+const tokens = login.data;
 const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
 
 const me = await api.GET("/api/v1/users/me", {
-  headers: bearer(signedIn.data.accessToken),
+  headers: bearer(tokens.accessToken),
 });
 if (me.data === undefined) fail("me", me.response.status, me.error);
 
 const refreshed = await api.POST("/api/v1/auth/refresh", {
-  body: { refreshToken: signedIn.data.refreshToken },
+  body: { refreshToken: tokens.refreshToken },
 });
 if (refreshed.data === undefined) fail("refresh", refreshed.response.status, refreshed.error);
 const access = refreshed.data.accessToken;
@@ -49,7 +52,7 @@ console.log(
   JSON.stringify({
     registeredId: account.id,
     meEmail: me.data.email,
-    rotated: refreshed.data.refreshToken !== signedIn.data.refreshToken,
+    rotated: refreshed.data.refreshToken !== tokens.refreshToken,
     currentSessions: sessions.data.filter((session) => session.current).length,
     afterSignOut: { status: afterwards.response.status, code: refusal?.error.code ?? null },
   }),

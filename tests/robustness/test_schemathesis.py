@@ -47,6 +47,8 @@ def _refused_for_unstatable_rules(response: Any) -> bool:
         error = response.json()["error"]
     except (ValueError, KeyError, TypeError):
         return False
+    if not isinstance(error, dict):  # the token endpoint's RFC 6749 body: no such rule there
+        return False
     if error.get("code") in UNSTATABLE:
         return True
     fields = [item.get("field", "").split(".")[0] for item in error.get("details") or []]
