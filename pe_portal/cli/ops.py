@@ -11,7 +11,7 @@ from typing import ParamSpec
 import typer
 from rich.table import Table
 
-from pe_portal.cli import db, health, recovery
+from pe_portal.cli import db, health, recovery, replica
 from pe_portal.cli.common import console, database, fail, run
 from pe_portal.cli.progress import progress_bars
 from pe_portal.config import Settings, get_settings
@@ -49,6 +49,7 @@ def register(app: typer.Typer) -> None:
     db.app.command(name="backups")(guarded(recovery.backups_command))
     db.app.command(name="recover")(guarded(recovery.recover_command))
     db.app.command(name="verify-backups")(guarded(recovery.verify_command))
+    db.app.add_typer(replica.app, name="replica")
     db.app.command(name="stats")(guarded(health.stats_command))
     app.command(name="doctor")(guarded(health.doctor_command))
     sessions_app.command(name="cleanup")(guarded(cleanup_command))

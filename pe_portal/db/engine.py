@@ -40,10 +40,15 @@ def to_async_url(url: str) -> URL:
     return parsed.set(drivername="postgresql+asyncpg", query=query)
 
 
-def create_engine(settings: Settings, url: str, *, pool_size: int | None = None) -> AsyncEngine:
-    """An asyncpg engine honouring DATABASE_POOL_SIZE / DATABASE_POOL_TIMEOUT, sessions in UTC."""
+def create_engine(
+    settings: Settings, url: str, *, pool_size: int | None = None, pool_pre_ping: bool = False
+) -> AsyncEngine:
+    """An asyncpg engine honouring DATABASE_POOL_SIZE / DATABASE_POOL_TIMEOUT, sessions in UTC.
+    `pool_pre_ping` (replicas): a connection is tested when lent, so a replica that went away
+    is noticed before a request's query fails on it."""
     return create_async_engine(
         to_async_url(url),
+        pool_pre_ping=pool_pre_ping,
         pool_size=pool_size or settings.database_pool_size,
         max_overflow=0,
         pool_timeout=settings.pool_timeout_seconds,

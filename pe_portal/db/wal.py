@@ -51,7 +51,7 @@ class WalNotArchived(Exception):
     """The segment holding the wanted moment did not reach the archive."""
 
 
-async def archive_now(url: str, timeout: float = 60.0) -> datetime:
+async def archive_now(url: str, wait_seconds: float = 60.0) -> datetime:
     """Close the current WAL segment and wait until the archiver has it; the server's time
     at the switch (every commit up to it is then in the archive)."""
     connection = await asyncpg.connect(url, timeout=10)
@@ -59,7 +59,7 @@ async def archive_now(url: str, timeout: float = 60.0) -> datetime:
         await connection.execute(_MARK)  # its own transaction, committed before the switch
         row = await connection.fetchrow(_SWITCH)
         segment, at = row["segment"], row["at"]
-        deadline = asyncio.get_running_loop().time() + timeout
+        deadline = asyncio.get_running_loop().time() + wait_seconds
         while True:
             state = await archiver(connection)
             if state.last_archived_wal and state.last_archived_wal >= segment:
@@ -67,7 +67,7 @@ async def archive_now(url: str, timeout: float = 60.0) -> datetime:
             if state.failing and state.last_failed_wal == segment:
                 raise WalNotArchived(f"the archiver fails on {segment} (see the server log)")
             if asyncio.get_running_loop().time() > deadline:
-                raise WalNotArchived(f"{segment} was not archived within {timeout:.0f} s")
+                raise WalNotArchived(f"{segment} was not archived within {wait_seconds:.0f} s")
             await asyncio.sleep(0.2)
     finally:
         await connection.close()

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from pe_portal.config import Settings
 from pe_portal.context import RequestContext
 from pe_portal.db.engine import DriverConnections, unit_of_work
+from pe_portal.http.reads import note_write
 
 _MAX_USER_AGENT = 512
 
@@ -40,6 +41,8 @@ async def get_db(request: Request) -> AsyncIterator[AsyncSession]:
     )
     async with unit_of_work(factory) as session:
         yield session
+    if request.method not in _READ_ONLY_METHODS:
+        await note_write(request)
 
 
 async def get_snapshot(request: Request) -> AsyncIterator[AsyncSession]:

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from pe_portal import metrics
 from pe_portal.db import migrate
+from pe_portal.db.routing import ReadRouter
 from pe_portal.sessions import service as sessions
 
 
@@ -34,8 +35,28 @@ async def readiness(engine: AsyncEngine) -> Readiness:
 _SCRAPE_QUERY_TIMEOUT = 2.0
 
 
-async def refresh_gauges(factory: async_sessionmaker[AsyncSession]) -> None:
+def replicas(router: ReadRouter | None) -> list[dict[str, object]]:
+    """Each replica as last probed, for /ready's detail and the lag gauge."""
+    if router is None:
+        return []
+    described = []
+    for replica in router.replicas:
+        lag = replica.lag_seconds if replica.healthy else None
+        metrics.REPLICA_LAG.labels(replica.name).set(-1 if lag is None else lag)
+        described.append(
+            {"name": replica.name, "healthy": replica.healthy, "lagSeconds": lag,
+             "error": replica.error}
+        )  # fmt: skip
+    return described
+
+
+async def refresh_gauges(
+    factory: async_sessionmaker[AsyncSession], router: ReadRouter | None = None
+) -> None:
     """Values computed at scrape time; a slow or absent database leaves the last value."""
+    if router is not None:
+        await router.refresh()
+        replicas(router)
     try:
         async with asyncio.timeout(_SCRAPE_QUERY_TIMEOUT), factory() as session:
             metrics.ACTIVE_SESSIONS.set(await sessions.count_active(session))

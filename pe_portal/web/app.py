@@ -25,6 +25,7 @@ from pe_portal.db.engine import (
     create_snapshot_sessionmaker,
     pooled_driver_connections,
 )
+from pe_portal.db.routing import create_router
 from pe_portal.http import API_PREFIX
 from pe_portal.mail import outbox as mail_outbox
 from pe_portal.ops import cleanup
@@ -65,6 +66,7 @@ def _attach_database(
     state.snapshot_sessionmaker = sessionmaker or create_snapshot_sessionmaker(engine)
     state.driver_connections = driver_connections or pooled_driver_connections(engine)
     state.active_accounts = refresh.active_accounts(state.driver_connections)
+    state.read_router = create_router(state.settings, engine)
 
 
 def create_app(
@@ -96,6 +98,8 @@ def create_app(
             metrics.process_stopped()
             await cleanup.stop_scheduler(session_cleanup)
             await mail_outbox.stop(app.state.outbox)
+            if app.state.read_router is not None:
+                await app.state.read_router.dispose()
             await app.state.engine.dispose()
 
     app = FastAPI(
