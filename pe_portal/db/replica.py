@@ -98,7 +98,11 @@ class EmbeddedReplica:
         )
         if result.returncode != 0:
             raise EmbeddedError(f"pg_ctl promote failed: {result.stderr.strip()}")
-        if primary_port is not None:  # the old primary, if alive, must not wait for it
+        # A clone made while --sync was on copied the setting: the new primary must not wait
+        # for a standby of its own that does not exist.
+        self.cluster.psql(port, "postgres", "ALTER SYSTEM RESET synchronous_standby_names")
+        self.cluster.psql(port, "postgres", "SELECT pg_reload_conf()")
+        if primary_port is not None:  # the old primary, if alive, must not wait for it either
             self.set_synchronous(primary_port, sync=False)
         return port
 
