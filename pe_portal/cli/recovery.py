@@ -9,21 +9,17 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from pe_portal.cli.common import console, database, fail, friendly_errors, run
+from pe_portal.cli.common import console, database, friendly_errors, run
 from pe_portal.cli.progress import progress_bars
 from pe_portal.config import Settings, get_settings
-from pe_portal.db.archive import PGBACKREST_MISSING, BackRest, self_hosted_backrest
+from pe_portal.db.archive import BackRest
 from pe_portal.db.runtime import DatabaseUrls
 from pe_portal.ops import physical, pitr
 
 
 def backrest_of(settings: Settings, urls: DatabaseUrls) -> BackRest:
-    """The embedded cluster's pgBackRest, or the self-hosted server's (BACKUP_STANZA)."""
-    if urls.backrest is not None:
-        return urls.backrest
-    if settings.database_url is None:
-        fail(PGBACKREST_MISSING)
-    return self_hosted_backrest(settings.backup_stanza, urls.migration)
+    with friendly_errors():
+        return physical.locate(settings, urls)
 
 
 def physical_backup(settings: Settings, kind: physical.BackupType) -> None:

@@ -7,16 +7,20 @@ import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 
-import asyncpg  # type: ignore[import-untyped]
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
+from sqlalchemy.pool import NullPool
 
-_ARCHIVER = """
-SELECT archived_count, last_archived_wal, last_archived_time, failed_count, last_failed_wal,
-       last_failed_time, current_setting('archive_mode') AS archive_mode
-FROM pg_stat_archiver
-"""
+from pe_portal.db.engine import to_async_url
+
+_ARCHIVER = text(
+    "SELECT current_setting('archive_mode') AS mode, archived_count AS archived, "
+    "last_archived_wal, last_archived_time, failed_count AS failed, last_failed_wal, "
+    "last_failed_time FROM pg_stat_archiver"
+)
 # A transaction id makes a commit record: recovery to a time needs a commit past it to stop at.
-_MARK = "SELECT txid_current()"
-_SWITCH = "SELECT pg_walfile_name(pg_switch_wal()) AS segment, clock_timestamp() AS at"
+_MARK = text("SELECT txid_current()")
+_SWITCH = text("SELECT pg_walfile_name(pg_switch_wal()) AS segment, clock_timestamp() AS at")
 
 
 @dataclass(frozen=True)
@@ -37,14 +41,9 @@ class Archiver:
         return self.last_archived_time is None or self.last_failed_time > self.last_archived_time
 
 
-async def archiver(connection: asyncpg.Connection) -> Archiver:
-    row = await connection.fetchrow(_ARCHIVER)
-    return Archiver(
-        mode=row["archive_mode"], archived=row["archived_count"],
-        last_archived_wal=row["last_archived_wal"], last_archived_time=row["last_archived_time"],
-        failed=row["failed_count"], last_failed_wal=row["last_failed_wal"],
-        last_failed_time=row["last_failed_time"],
-    )  # fmt: skip
+async def archiver(connection: AsyncConnection) -> Archiver:
+    row = (await connection.execute(_ARCHIVER)).mappings().one()
+    return Archiver(**row)
 
 
 class WalNotArchived(Exception):
@@ -54,20 +53,26 @@ class WalNotArchived(Exception):
 async def archive_now(url: str, wait_seconds: float = 60.0) -> datetime:
     """Close the current WAL segment and wait until the archiver has it; the server's time
     at the switch (every commit up to it is then in the archive)."""
-    connection = await asyncpg.connect(url, timeout=10)
+    engine = create_async_engine(to_async_url(url), poolclass=NullPool)
     try:
-        await connection.execute(_MARK)  # its own transaction, committed before the switch
-        row = await connection.fetchrow(_SWITCH)
-        segment, at = row["segment"], row["at"]
-        deadline = asyncio.get_running_loop().time() + wait_seconds
-        while True:
-            state = await archiver(connection)
-            if state.last_archived_wal and state.last_archived_wal >= segment:
-                return at  # type: ignore[no-any-return]
-            if state.failing and state.last_failed_wal == segment:
-                raise WalNotArchived(f"the archiver fails on {segment} (see the server log)")
-            if asyncio.get_running_loop().time() > deadline:
-                raise WalNotArchived(f"{segment} was not archived within {wait_seconds:.0f} s")
-            await asyncio.sleep(0.2)
+        async with engine.connect() as raw:
+            connection = await raw.execution_options(isolation_level="AUTOCOMMIT")
+            await connection.execute(_MARK)  # its own transaction, committed before the switch
+            segment, at = (await connection.execute(_SWITCH)).one()
+            await _wait_for(connection, segment, wait_seconds)
+            return at  # type: ignore[no-any-return]
     finally:
-        await connection.close()
+        await engine.dispose()
+
+
+async def _wait_for(connection: AsyncConnection, segment: str, wait_seconds: float) -> None:
+    deadline = asyncio.get_running_loop().time() + wait_seconds
+    while True:
+        state = await archiver(connection)
+        if state.last_archived_wal and state.last_archived_wal >= segment:
+            return
+        if state.failing and state.last_failed_wal == segment:
+            raise WalNotArchived(f"the archiver fails on {segment} (see the server log)")
+        if asyncio.get_running_loop().time() > deadline:
+            raise WalNotArchived(f"{segment} was not archived within {wait_seconds:.0f} s")
+        await asyncio.sleep(0.2)

@@ -9,7 +9,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pe_portal.db.archive import ArchiveError, BackRest
+from pe_portal.config import Settings
+from pe_portal.db.archive import (
+    PGBACKREST_MISSING,
+    ArchiveError,
+    BackRest,
+    embedded_backrest,
+    self_hosted_backrest,
+)
+from pe_portal.db.embedded import EmbeddedCluster, EmbeddedError
+from pe_portal.db.runtime import DatabaseUrls
 from pe_portal.progress import Progress
 
 BackupType = Literal["full", "diff", "incr"]
@@ -45,6 +54,28 @@ class Inventory:
     def newest_good(self) -> PhysicalBackup | None:
         good = [backup for backup in self.backups if backup.good]
         return good[-1] if good else None
+
+
+def locate(settings: Settings, urls: DatabaseUrls) -> BackRest:
+    """The embedded cluster's pgBackRest, or the self-hosted server's (BACKUP_STANZA)."""
+    if urls.backrest is not None:
+        return urls.backrest
+    if settings.database_url is None:
+        raise ArchiveError(PGBACKREST_MISSING)
+    served = _served_embedded(settings)  # `pe-portal serve` hands its workers a DATABASE_URL
+    return served or self_hosted_backrest(settings.backup_stanza, urls.migration)
+
+
+def _served_embedded(settings: Settings) -> BackRest | None:
+    """The embedded cluster's pgBackRest when DATABASE_URL is that running cluster."""
+    try:
+        cluster = EmbeddedCluster(settings.pgdata_dir)
+        port = cluster.running_port()
+    except (EmbeddedError, OSError):
+        return None
+    if port is None or f"127.0.0.1:{port}/" not in (settings.database_url or ""):
+        return None
+    return embedded_backrest(cluster, settings.backup_repo_dir, port)
 
 
 def _when(epoch: int) -> datetime:

@@ -28,7 +28,7 @@ from pe_portal.db.engine import (
 from pe_portal.db.routing import create_router
 from pe_portal.http import API_PREFIX
 from pe_portal.mail import outbox as mail_outbox
-from pe_portal.ops import cleanup
+from pe_portal.ops import backup_schedule, cleanup
 from pe_portal.ops.router import router as ops_router
 from pe_portal.profiles.router import router as profiles_router
 from pe_portal.security.keys import KeyRing
@@ -90,6 +90,7 @@ def create_app(
             raise RuntimeError("DATABASE_URL is not set; start the app with `pe-portal serve`")
         _attach_database(app, create_engine(settings, settings.database_url))
         session_cleanup = cleanup.start_scheduler(app.state.sessionmaker, settings)
+        backups = backup_schedule.start(settings)
         metrics.track_pool(app.state.engine)
         _tune_garbage_collector()
         try:
@@ -97,6 +98,7 @@ def create_app(
         finally:
             metrics.process_stopped()
             await cleanup.stop_scheduler(session_cleanup)
+            await cleanup.stop_scheduler(backups)
             await mail_outbox.stop(app.state.outbox)
             if app.state.read_router is not None:
                 await app.state.read_router.dispose()
