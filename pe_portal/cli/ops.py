@@ -6,7 +6,7 @@ import functools
 import getpass
 from collections.abc import Callable
 from pathlib import Path
-from typing import ParamSpec
+from typing import ParamSpec, cast
 
 import typer
 from rich.table import Table
@@ -20,6 +20,7 @@ from pe_portal.db.engine import create_engine, create_sessionmaker
 from pe_portal.ops.backup import BackupResult, backup
 from pe_portal.ops.cleanup import CleanupResult, cleanup_sessions
 from pe_portal.ops.logging import redact_text
+from pe_portal.ops.physical import BackupType
 from pe_portal.ops.restore import RestoreResult, restore
 from pe_portal.progress import Progress
 
@@ -73,7 +74,7 @@ def backup_command(
             fail("--physical writes into the pgBackRest repository (BACKUP_REPO_DIR), not FILE.")
         if kind not in ("full", "diff", "incr"):
             fail(f"--type must be full, diff or incr, not {kind!r}.")
-        recovery.physical_backup(settings, kind)  # type: ignore[arg-type]
+        recovery.physical_backup(settings, cast(BackupType, kind))
         return
     with database(settings) as urls, progress_bars() as bars:
         result = run(lambda: backup(settings, urls.migration, file, bars))

@@ -21,12 +21,15 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from pe_portal.db.server_conf import STARTUP_INCLUDE, write_startup_conf
+
 ADMIN_ROLE = "pe_portal_admin"
 OWNER_ROLE = "pe_portal_owner"
 APP_ROLE = "pe_portal_app"
 DATABASE = "pe_portal"
 _REQUIRED = ("initdb", "pg_ctl", "postgres", "psql")
-_SERVER_CONF = """
+_SERVER_CONF = (
+    """
 # --- pe-portal embedded cluster ---
 listen_addresses = '127.0.0.1'
 unix_socket_directories = ''
@@ -34,15 +37,10 @@ shared_preload_libraries = 'pg_stat_statements'
 pg_stat_statements.track = all
 timezone = 'UTC'
 max_connections = 200
-include_if_exists = 'pe-portal.conf'
 """
-_INCLUDE = "include_if_exists = 'pe-portal.conf'"
-# Rewritten at every start: where the socket is and whether WAL is archived (db/archive.py).
-_STARTUP_CONF = """# written by pe-portal at every start; edit settings in postgresql.conf instead
-unix_socket_directories = '{socket_dir}'
-archive_mode = {archive_mode}
-archive_command = '{archive_command}'
-"""
+    + STARTUP_INCLUDE
+    + "\n"
+)
 
 NO_BINARIES = (
     "PostgreSQL server binaries (initdb, pg_ctl, postgres) were not found on PATH, through "
@@ -261,19 +259,8 @@ class EmbeddedCluster:
 
     def _write_startup_conf(self, archive_command: str | None) -> None:
         self.socket_dir.mkdir(mode=0o700, exist_ok=True)
-        self.hand_to_server_user(self.socket_dir)
-        conf = self.data_dir / "postgresql.conf"
-        if _INCLUDE not in conf.read_text():  # a cluster made before the include existed
-            with conf.open("a") as handle:
-                handle.write("\n" + _INCLUDE + "\n")
-        text = _STARTUP_CONF.format(
-            socket_dir=self.socket_dir,
-            archive_mode="on" if archive_command else "off",
-            archive_command=(archive_command or "").replace("'", "''"),
-        )
-        startup = self.data_dir / "pe-portal.conf"
-        startup.write_text(text)
-        self.hand_to_server_user(startup)
+        written = write_startup_conf(self.data_dir, self.socket_dir, archive_command)
+        self.hand_to_server_user(self.socket_dir, written)
 
     def stop(self) -> None:
         if self.running_port() is not None:

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from pe_portal.config import Settings
-from pe_portal.db.embedded import EmbeddedCluster
-from pe_portal.db.runtime import DatabaseUrls, database_urls
+from pe_portal.db.embedded import APP_ROLE, OWNER_ROLE, EmbeddedCluster
+from pe_portal.db.replica import EmbeddedReplica
+from pe_portal.db.runtime import DatabaseUrls, database_urls, deploy
 from tests.conftest import make_scratch_dir
 
 
@@ -62,4 +65,38 @@ def archived() -> Iterator[Archived]:
             assert port is not None
             yield Archived(home, settings, urls, cluster, port)
     finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+@dataclass
+class Standby:
+    primary: EmbeddedCluster
+    primary_port: int
+    replica: EmbeddedReplica
+    settings: Settings  # the app's, on the primary
+    home: Path
+
+
+@contextmanager
+def primary_and_standby(prefix: str, *, sync: bool) -> Iterator[Standby]:
+    """A migrated primary and a streaming standby of it, both stopped and removed afterwards."""
+    home = make_scratch_dir(prefix)
+    primary = EmbeddedCluster(home / "pgdata")
+    replica = EmbeddedReplica(primary)
+    try:
+        primary.start()
+        port = primary.running_port()
+        assert port is not None
+        urls = DatabaseUrls(primary.url(port, APP_ROLE), primary.url(port, OWNER_ROLE))
+        settings = Settings(
+            env="test", database_url=urls.app, database_migration_url=urls.migration,
+            jwt_keys_dir=home / "keys", mail_dir=home / "mail", auth_rate_limit=0,
+            database_pool_timeout=5000, _env_file=None,
+        )  # fmt: skip
+        asyncio.run(deploy(settings, urls))
+        replica.start(port, sync=sync)
+        yield Standby(primary, port, replica, settings, home)
+    finally:
+        replica.cluster.stop()
+        primary.stop()
         shutil.rmtree(home, ignore_errors=True)

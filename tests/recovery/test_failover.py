@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
-import shutil
 import signal
 import time
 from collections.abc import Iterator
@@ -16,46 +15,25 @@ import httpx
 import pytest
 
 from pe_portal.config import Settings
-from pe_portal.db.embedded import APP_ROLE, OWNER_ROLE, EmbeddedCluster
+from pe_portal.db.embedded import EmbeddedCluster
 from pe_portal.db.engine import create_engine
 from pe_portal.db.replica import EmbeddedReplica
-from pe_portal.db.runtime import DatabaseUrls, deploy
 from pe_portal.web.app import create_app
-from tests.conftest import make_scratch_dir
 from tests.factories import PASSWORD
+from tests.recovery.conftest import primary_and_standby
 
 WRITERS = 3
 
 
 @pytest.fixture
 def pair() -> Iterator[tuple[EmbeddedCluster, EmbeddedReplica, Settings]]:
-    home = make_scratch_dir("pe-portal-failover-")
-    primary = EmbeddedCluster(home / "pgdata")
-    replica = EmbeddedReplica(primary)
-    try:
-        primary.start()
-        port = primary.running_port()
-        assert port is not None
-        urls = DatabaseUrls(primary.url(port, APP_ROLE), primary.url(port, OWNER_ROLE))
-        settings = Settings(
-            env="test", database_url=urls.app, database_migration_url=urls.migration,
-            jwt_keys_dir=home / "keys", mail_dir=home / "mail", auth_rate_limit=0,
-            database_pool_timeout=5000, _env_file=None,
-        )  # fmt: skip
-        asyncio.run(deploy(settings, urls))
-        replica.start(port, sync=True)
-        standby = replica.cluster.running_port()
+    with primary_and_standby("pe-portal-failover-", sync=True) as standby:
+        port, url = standby.primary_port, standby.settings.database_url or ""
+        replica_port = standby.replica.cluster.running_port()
         # libpq's form: both hosts, and only the one that takes writes will do.
-        both = urls.app.replace(f"127.0.0.1:{port}", f"127.0.0.1:{port},127.0.0.1:{standby}")
-        yield (
-            primary,
-            replica,
-            settings.model_copy(update={"database_url": both + "?target_session_attrs=read-write"}),
-        )
-    finally:
-        replica.cluster.stop()
-        primary.stop()
-        shutil.rmtree(home, ignore_errors=True)
+        both = url.replace(f"127.0.0.1:{port}", f"127.0.0.1:{port},127.0.0.1:{replica_port}")
+        update = {"database_url": both + "?target_session_attrs=read-write"}
+        yield standby.primary, standby.replica, standby.settings.model_copy(update=update)
 
 
 async def test_kill_the_primary_promote_the_standby_and_lose_no_acknowledged_write(

@@ -34,7 +34,8 @@ def test_recover_to_a_moment_before_a_destructive_change(archived: Archived) -> 
     listing = json.loads(archived.cli("db", "backups", "--json").stdout)
     assert [backup["type"] for backup in listing["backups"]] == ["full"]
     doctor = " ".join(archived.cli("doctor", check=False).stdout.split())
-    assert "WAL archiving" in doctor and "segments archived" in doctor
+    assert "WAL archiving" in doctor
+    assert "segments archived" in doctor
     assert "newest good: full" in doctor
 
     recovered = archived.home / "recovered"

@@ -4,70 +4,38 @@ is never stale; reads go to the replica once it has caught up; the replica stopp
 from __future__ import annotations
 
 import asyncio
-import shutil
 import time
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 
 import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pe_portal import metrics
-from pe_portal.config import Settings
-from pe_portal.db.embedded import APP_ROLE, OWNER_ROLE, EmbeddedCluster
+from pe_portal.db.embedded import APP_ROLE
 from pe_portal.db.engine import create_engine
-from pe_portal.db.replica import EmbeddedReplica
-from pe_portal.db.runtime import DatabaseUrls, deploy
 from pe_portal.web.app import create_app
-from tests.conftest import make_scratch_dir
 from tests.factories import signed_in_user
+from tests.recovery.conftest import Standby, primary_and_standby
 
 DELAY = 2  # seconds the standby waits before applying what it received
 
 
-@dataclass
-class Pair:
-    primary: EmbeddedCluster
-    primary_port: int
-    replica: EmbeddedReplica
-    settings: Settings
-
-
 @pytest.fixture(scope="module")
-def pair() -> Iterator[Pair]:
-    home = make_scratch_dir("pe-portal-replica-")
-    primary = EmbeddedCluster(home / "pgdata")
-    replica = EmbeddedReplica(primary)
-    try:
-        primary.start()
-        port = primary.running_port()
+def pair() -> Iterator[Standby]:
+    with primary_and_standby("pe-portal-replica-", sync=False) as standby:
+        replica = standby.replica.cluster
+        port = replica.running_port()
         assert port is not None
-        urls = DatabaseUrls(primary.url(port, APP_ROLE), primary.url(port, OWNER_ROLE))
-        settings = Settings(
-            env="test", database_url=urls.app, database_migration_url=urls.migration,
-            jwt_keys_dir=home / "keys", mail_dir=home / "mail", auth_rate_limit=0,
-            replica_max_lag=30, _env_file=None,
-        )  # fmt: skip
-        asyncio.run(deploy(settings, urls))
-        replica.start(port, sync=False)
-        replica_port = replica.cluster.running_port()
-        assert replica_port is not None
-        replica.cluster.psql(
-            replica_port, "postgres", f"ALTER SYSTEM SET recovery_min_apply_delay = '{DELAY}s'"
-        )
-        replica.cluster.psql(replica_port, "postgres", "SELECT pg_reload_conf()")
-        replica_url = replica.cluster.url(replica_port, APP_ROLE)
-        yield Pair(primary, port, replica, settings.model_copy(update={
-            "database_replica_urls": [replica_url]}))  # fmt: skip
-    finally:
-        replica.stop(primary.running_port())
-        primary.stop()
-        shutil.rmtree(home, ignore_errors=True)
+        replica.psql(port, "postgres", f"ALTER SYSTEM SET recovery_min_apply_delay = '{DELAY}s'")
+        replica.psql(port, "postgres", "SELECT pg_reload_conf()")
+        urls = {"database_replica_urls": [replica.url(port, APP_ROLE)], "replica_max_lag": 30}
+        standby.settings = standby.settings.model_copy(update=urls)
+        yield standby
 
 
 @pytest.fixture
-async def engine(pair: Pair) -> AsyncIterator[AsyncEngine]:
+async def engine(pair: Standby) -> AsyncIterator[AsyncEngine]:
     engine = create_engine(pair.settings, pair.settings.database_url or "")
     yield engine
     await engine.dispose()
@@ -89,7 +57,7 @@ async def _until_replica_has_everything(app_state: object, seconds: float = 15) 
 
 
 async def test_own_writes_are_never_stale_and_caught_up_reads_use_the_replica(
-    pair: Pair, engine: AsyncEngine
+    pair: Standby, engine: AsyncEngine
 ) -> None:
     app = create_app(pair.settings, engine=engine)
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
