@@ -25,9 +25,10 @@ from pe_portal.config import Settings
 from pe_portal.db.embedded import APP_ROLE, OWNER_ROLE
 from pe_portal.db.engine import create_engine
 from pe_portal.db.replica import EmbeddedReplica
+from pe_portal.ops.seed import DEMO_PASSWORD
 from pe_portal.web.app import create_app
 
-PASSWORD = "correct horse battery staple"
+PASSWORD = DEMO_PASSWORD  # a benchmark account, not a secret
 USERS = 16
 
 

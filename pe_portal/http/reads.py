@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from pe_portal import metrics
 from pe_portal.db.engine import unit_of_work
@@ -50,27 +50,34 @@ def _reader_lsn(request: Request, router: ReadRouter) -> int:
     return max(carried, router.last_write(writer)) if writer else carried
 
 
-async def _replica_factory(request: Request) -> async_sessionmaker[AsyncSession] | None:
+async def _replica_session(request: Request) -> AsyncSession | None:
+    """A session on a replica that has the reader's writes, its connection already lent and
+    tested (pool pre-ping): a replica gone since the last probe shows here, not mid-query."""
     router: ReadRouter | None = request.app.state.read_router
     if router is None:
         return None
     replica = router.choose(_reader_lsn(request, router))
     if replica is None:
         return None
-    try:  # the pool tests the connection it lends: a replica gone since the last probe shows here
-        async with replica.engine.connect():
-            pass
+    session = replica.reads()
+    try:
+        await session.connection()
     except Exception as error:
+        await session.close()
         router.mark_failed(replica, error)
         return None
-    return replica.reads
+    return session
 
 
 async def get_replica_read(request: Request) -> AsyncIterator[AsyncSession]:
     """A read-only session on a caught-up replica, else on the primary."""
-    factory = await _replica_factory(request)
-    metrics.READS.labels("primary" if factory is None else "replica").inc()
-    async with unit_of_work(factory or request.app.state.read_sessionmaker) as session:
+    session = await _replica_session(request)
+    metrics.READS.labels("primary" if session is None else "replica").inc()
+    if session is None:
+        async with unit_of_work(request.app.state.read_sessionmaker) as primary:
+            yield primary
+        return
+    async with session:  # autocommit reads: nothing to commit, closing returns the connection
         yield session
 
 
