@@ -20,7 +20,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from pe_portal.config import Settings
-from pe_portal.db.engine import create_engine, create_read_sessionmaker
+from pe_portal.db.engine import (
+    create_engine,
+    create_read_sessionmaker,
+    create_snapshot_sessionmaker,
+)
 
 log = logging.getLogger(__name__)
 _REFRESH_INTERVAL = 0.5  # seconds
@@ -51,6 +55,7 @@ class Replica:
     name: str  # host:port, never the password
     engine: AsyncEngine
     reads: async_sessionmaker[AsyncSession]
+    snapshots: async_sessionmaker[AsyncSession]
     replay_lsn: int = 0
     lag_seconds: float | None = None
     healthy: bool = False
@@ -136,7 +141,8 @@ def create_router(settings: Settings, primary: AsyncEngine) -> ReadRouter | None
     replicas = []
     for url in settings.database_replica_urls:
         engine = create_engine(settings, url, pool_pre_ping=True)
-        replicas.append(Replica(_name(url), engine, create_read_sessionmaker(engine)))
+        reads, snapshots = create_read_sessionmaker(engine), create_snapshot_sessionmaker(engine)
+        replicas.append(Replica(_name(url), engine, reads, snapshots))
     return ReadRouter(primary, replicas, settings.replica_max_lag)
 
 

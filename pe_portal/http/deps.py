@@ -45,14 +45,6 @@ async def get_db(request: Request) -> AsyncIterator[AsyncSession]:
         await note_write(request)
 
 
-async def get_snapshot(request: Request) -> AsyncIterator[AsyncSession]:
-    """A read-only session whose queries all see the same moment (see
-    create_snapshot_sessionmaker)."""
-    factory: async_sessionmaker[AsyncSession] = request.app.state.snapshot_sessionmaker
-    async with unit_of_work(factory) as session:
-        yield session
-
-
 async def get_session_factory(request: Request) -> async_sessionmaker[AsyncSession]:
     """For handlers that open a unit of work only on some paths (see unit_of_work)."""
     factory: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
@@ -107,7 +99,6 @@ async def request_context(
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_db, scope="function")]
-SnapshotDep = Annotated[AsyncSession, Depends(get_snapshot, scope="function")]
 SessionFactoryDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_session_factory)]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 DriverConnectionsDep = Annotated[DriverConnections, Depends(get_driver_connections)]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -50,7 +51,7 @@ def _reader_lsn(request: Request, router: ReadRouter) -> int:
     return max(carried, router.last_write(writer)) if writer else carried
 
 
-async def _replica_session(request: Request) -> AsyncSession | None:
+async def _replica_session(request: Request, *, snapshot: bool) -> AsyncSession | None:
     """A session on a replica that has the reader's writes, its connection already lent and
     tested (pool pre-ping): a replica gone since the last probe shows here, not mid-query."""
     router: ReadRouter | None = request.app.state.read_router
@@ -59,7 +60,7 @@ async def _replica_session(request: Request) -> AsyncSession | None:
     replica = router.choose(_reader_lsn(request, router))
     if replica is None:
         return None
-    session = replica.reads()
+    session = (replica.snapshots if snapshot else replica.reads)()
     try:
         await session.connection()
     except Exception as error:
@@ -69,16 +70,33 @@ async def _replica_session(request: Request) -> AsyncSession | None:
     return session
 
 
-async def get_replica_read(request: Request) -> AsyncIterator[AsyncSession]:
-    """A read-only session on a caught-up replica, else on the primary."""
-    session = await _replica_session(request)
+@asynccontextmanager
+async def _routed(request: Request, *, snapshot: bool) -> AsyncIterator[AsyncSession]:
+    session = await _replica_session(request, snapshot=snapshot)
     metrics.READS.labels("primary" if session is None else "replica").inc()
     if session is None:
-        async with unit_of_work(request.app.state.read_sessionmaker) as primary:
+        state = request.app.state
+        async with unit_of_work(
+            state.snapshot_sessionmaker if snapshot else state.read_sessionmaker
+        ) as primary:
             yield primary
         return
-    async with session:  # autocommit reads: nothing to commit, closing returns the connection
+    async with session:  # read-only: closing ends the snapshot and returns the connection
+        yield session
+
+
+async def get_replica_read(request: Request) -> AsyncIterator[AsyncSession]:
+    """A read-only session on a caught-up replica, else on the primary."""
+    async with _routed(request, snapshot=False) as session:
+        yield session
+
+
+async def get_replica_snapshot(request: Request) -> AsyncIterator[AsyncSession]:
+    """A read-only snapshot (one moment, several tables) on a caught-up replica, else the
+    primary's (see create_snapshot_sessionmaker)."""
+    async with _routed(request, snapshot=True) as session:
         yield session
 
 
 ReplicaReadDep = Annotated[AsyncSession, Depends(get_replica_read, scope="function")]
+ReplicaSnapshotDep = Annotated[AsyncSession, Depends(get_replica_snapshot, scope="function")]

@@ -92,6 +92,10 @@ async def test_own_writes_are_never_stale_and_caught_up_reads_use_the_replica(
         trail = await client.get("/api/v1/users/me/audit-logs", headers=me.headers)
         assert _reads("replica") == before + 1
         assert [item["action"] for item in trail.json()["items"]].count("PROFILE_UPDATED") == 3
+        exported = await client.get("/api/v1/users/me/export", headers=me.headers)
+        assert exported.status_code == 200
+        assert _reads("replica") == before + 2  # the export's snapshot too
+        assert exported.json()["profile"]["timezone"] == "America/New_York"
 
         ready = (await client.get("/ready")).json()
         assert ready["replicas"][0]["healthy"] is True
