@@ -8,9 +8,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from pe_portal.db.engine import hosts_as_query, to_async_url
-from pe_portal.db.routing import format_lsn, parse_lsn
+from pe_portal.db.routing import ReadRouter, Replica, format_lsn, parse_lsn
 from pe_portal.errors import InvalidInput
 from pe_portal.ops import backup_schedule
 from pe_portal.ops.physical import missing_wal
@@ -75,3 +76,18 @@ def test_without_pgbackrest_the_commands_say_how_to_get_it(tmp_path: Path) -> No
     assert result.returncode == 1
     assert "apt-get install pgbackrest" in " ".join(result.stderr.split())
     assert "Traceback" not in result.stderr
+
+
+async def test_a_replica_gets_reads_only_when_caught_up_with_the_reader_and_not_lagging() -> None:
+    nowhere = create_async_engine("postgresql+asyncpg://u:p@127.0.0.1:1/x")
+    factory = async_sessionmaker(nowhere)
+    replica = Replica("127.0.0.1:1", nowhere, factory, factory, healthy=True, error=None)
+    router = ReadRouter(nowhere, [replica], max_lag=10)
+    replica.replay_lsn, replica.lag_seconds = parse_lsn("0/5000000"), 0.5
+    assert router.choose(parse_lsn("0/4000000")) is replica
+    assert router.choose(parse_lsn("0/6000000")) is None  # has not replayed the reader's write
+    replica.lag_seconds = 180.0  # minutes behind
+    assert router.choose(0) is None
+    replica.lag_seconds, replica.healthy = 0.0, False  # refused its last probe
+    assert router.choose(0) is None
+    await router.dispose()
