@@ -57,6 +57,10 @@ async def archive_now(url: str, wait_seconds: float = 60.0) -> datetime:
     try:
         async with engine.connect() as raw:
             connection = await raw.execution_options(isolation_level="AUTOCOMMIT")
+            if (await archiver(connection)).mode == "off":
+                raise WalNotArchived(
+                    "archive_mode is off on this server (is pgBackRest installed?)"
+                )
             await connection.execute(_MARK)  # its own transaction, committed before the switch
             segment, at = (await connection.execute(_SWITCH)).one()
             await _wait_for(connection, segment, wait_seconds)
