@@ -86,8 +86,20 @@ class Settings(BaseSettings):
     mfa_max_factors: int = Field(default=10, ge=1, le=50)
 
     pgdata_dir: Path = Path("var/pgdata")
+    # pgBackRest (physical backups, WAL archive): the embedded cluster's repository.
+    backup_repo_dir: Path = Path("var/backups")
+    backup_stanza: str = Field(default="pe-portal", pattern=r"^[A-Za-z0-9_.-]+$")
+    backup_retention_full: int = Field(default=2, ge=1, le=100)
+    backup_schedule: str | None = Field(
+        default=None,
+        pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
+        description="daily full backup, HH:MM UTC",
+    )
+    backup_max_age: int = Field(default=93600, ge=60, description="seconds; older alerts (26 h)")
+    database_replica_urls: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    replica_max_lag: float = Field(default=10.0, ge=0, description="seconds")
 
-    @field_validator("cors_origins", "trusted_proxies", mode="before")
+    @field_validator("cors_origins", "trusted_proxies", "database_replica_urls", mode="before")
     @classmethod
     def _split_csv(cls, value: object) -> object:
         if isinstance(value, str):

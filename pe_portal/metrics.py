@@ -83,6 +83,27 @@ MAIL_FAILED = Gauge(
     "Messages given up on and kept in the outbox (`pe-portal mail retry --failed`), when scraped.",
     multiprocess_mode="mostrecent",
 )
+READS = Counter(
+    "pe_portal_db_reads",
+    "Read-only units of work, by where they ran (primary, replica).",
+    ["target"],
+)
+REPLICA_LAG = Gauge(
+    "pe_portal_replica_lag_seconds",
+    "Replay lag of each replica as last probed (-1: unreachable).",
+    ["replica"],
+    multiprocess_mode="mostrecent",
+)
+BACKUP_AGE = Gauge(
+    "pe_portal_backup_age_seconds",
+    "Age of the newest good physical (pgBackRest) backup; -1: none.",
+    multiprocess_mode="mostrecent",
+)
+ARCHIVE_FAILING = Gauge(
+    "pe_portal_wal_archive_failing",
+    "1 when the last WAL archive attempt failed (pg_stat_archiver).",
+    multiprocess_mode="mostrecent",
+)
 DB_POOL_IN_USE = Gauge(
     "pe_portal_db_pool_in_use",
     "Database connections checked out of the pools of the server processes.",

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# System packages the test suite needs: PostgreSQL server binaries, Debian's Chromium, and Node
-# with npm (the generated TypeScript client's test).
+# System packages the test suite needs: PostgreSQL server binaries, pgBackRest (physical backups
+# and point-in-time recovery), Debian's Chromium, and Node with npm (the generated TypeScript
+# client's test).
 # Installs only what is missing; needs root (or passwordless sudo) when something is.
 set -euo pipefail
 
@@ -9,6 +10,7 @@ have_postgres() {
   command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1
 }
 have_postgres || missing+=(postgresql postgresql-contrib)
+command -v pgbackrest >/dev/null 2>&1 || missing+=(pgbackrest)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)

@@ -11,9 +11,9 @@ from pe_portal.audit import service
 from pe_portal.audit.models import AuditAction
 from pe_portal.audit.schemas import AuditLogPage, IsoDateTime
 from pe_portal.errors import InvalidInput
-from pe_portal.http.deps import SessionDep
 from pe_portal.http.errors import raises
 from pe_portal.http.principal import PrincipalDep
+from pe_portal.http.reads import ReplicaReadDep
 from pe_portal.http.routing import DocumentedRoute
 
 router = APIRouter(prefix="/users/me/audit-logs", tags=["audit"], route_class=DocumentedRoute)
@@ -42,7 +42,7 @@ def _utc(value: datetime | None) -> datetime | None:
 @raises(InvalidInput)
 async def list_audit_logs(
     principal: PrincipalDep,
-    session: SessionDep,
+    session: ReplicaReadDep,
     action: AuditAction | None = None,
     since: Annotated[IsoDateTime | None, Query(description="inclusive, ISO 8601")] = None,
     until: Annotated[IsoDateTime | None, Query(description="exclusive, ISO 8601")] = None,

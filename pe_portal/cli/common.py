@@ -14,6 +14,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pe_portal.config import Settings, get_settings
+from pe_portal.db.archive import ArchiveError
 from pe_portal.db.embedded import EmbeddedError
 from pe_portal.db.engine import create_engine, create_sessionmaker
 from pe_portal.db.runtime import DatabaseUrls, database_urls
@@ -52,7 +53,7 @@ def friendly_errors() -> Iterator[None]:
     """Turn the failures an operator can fix into a readable message and exit code 1."""
     try:
         yield
-    except EmbeddedError as error:
+    except (EmbeddedError, ArchiveError) as error:
         fail(str(error))
     except PortalError as error:
         fail(error.message)

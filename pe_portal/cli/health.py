@@ -12,7 +12,8 @@ from rich.table import Table
 
 from pe_portal.cli.common import console, database, run
 from pe_portal.config import get_settings
-from pe_portal.ops.doctor import Check, Status, diagnose
+from pe_portal.ops.checks import Check, Status
+from pe_portal.ops.doctor import diagnose
 from pe_portal.ops.stats import DatabaseStats, collect
 
 _MARKS = {

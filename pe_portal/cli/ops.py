@@ -6,12 +6,12 @@ import functools
 import getpass
 from collections.abc import Callable
 from pathlib import Path
-from typing import ParamSpec
+from typing import ParamSpec, cast
 
 import typer
 from rich.table import Table
 
-from pe_portal.cli import db, health
+from pe_portal.cli import db, health, recovery, replica
 from pe_portal.cli.common import console, database, fail, run
 from pe_portal.cli.progress import progress_bars
 from pe_portal.config import Settings, get_settings
@@ -20,6 +20,7 @@ from pe_portal.db.engine import create_engine, create_sessionmaker
 from pe_portal.ops.backup import BackupResult, backup
 from pe_portal.ops.cleanup import CleanupResult, cleanup_sessions
 from pe_portal.ops.logging import redact_text
+from pe_portal.ops.physical import BackupType
 from pe_portal.ops.restore import RestoreResult, restore
 from pe_portal.progress import Progress
 
@@ -46,6 +47,10 @@ def register(app: typer.Typer) -> None:
     """Add the operations commands to the `pe-portal` app and its `db` group."""
     db.app.command(name="backup")(guarded(backup_command))
     db.app.command(name="restore")(guarded(restore_command))
+    db.app.command(name="backups")(guarded(recovery.backups_command))
+    db.app.command(name="recover")(guarded(recovery.recover_command))
+    db.app.command(name="verify-backups")(guarded(recovery.verify_command))
+    db.app.add_typer(replica.app, name="replica")
     db.app.command(name="stats")(guarded(health.stats_command))
     app.command(name="doctor")(guarded(health.doctor_command))
     sessions_app.command(name="cleanup")(guarded(cleanup_command))
@@ -56,9 +61,21 @@ def backup_command(
     file: Path | None = typer.Argument(
         None, help="file or directory to write (default: ./var/backups/pe-portal-<time>.tar)"
     ),
+    physical: bool = typer.Option(
+        False, "--physical", help="a pgBackRest backup into BACKUP_REPO_DIR (point-in-time)"
+    ),
+    kind: str = typer.Option("full", "--type", help="with --physical: full, diff or incr"),
 ) -> None:
-    """Back up the database: a pg_dump archive and a manifest of every table, in one file."""
+    """Back up the database: a pg_dump archive and a manifest of every table, in one file; or,
+    with --physical, a pgBackRest backup that point-in-time recovery starts from."""
     settings = get_settings()
+    if physical:
+        if file is not None:
+            fail("--physical writes into the pgBackRest repository (BACKUP_REPO_DIR), not FILE.")
+        if kind not in ("full", "diff", "incr"):
+            fail(f"--type must be full, diff or incr, not {kind!r}.")
+        recovery.physical_backup(settings, cast(BackupType, kind))
+        return
     with database(settings) as urls, progress_bars() as bars:
         result = run(lambda: backup(settings, urls.migration, file, bars))
     _print_backup(result)

@@ -21,12 +21,15 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from pe_portal.db.server_conf import STARTUP_INCLUDE, write_startup_conf
+
 ADMIN_ROLE = "pe_portal_admin"
 OWNER_ROLE = "pe_portal_owner"
 APP_ROLE = "pe_portal_app"
 DATABASE = "pe_portal"
 _REQUIRED = ("initdb", "pg_ctl", "postgres", "psql")
-_SERVER_CONF = """
+_SERVER_CONF = (
+    """
 # --- pe-portal embedded cluster ---
 listen_addresses = '127.0.0.1'
 unix_socket_directories = ''
@@ -35,6 +38,9 @@ pg_stat_statements.track = all
 timezone = 'UTC'
 max_connections = 200
 """
+    + STARTUP_INCLUDE
+    + "\n"
+)
 
 NO_BINARIES = (
     "PostgreSQL server binaries (initdb, pg_ctl, postgres) were not found on PATH, through "
@@ -120,21 +126,30 @@ class EmbeddedCluster:
         self.bindir = bindir or find_bindir()
         self.secrets_file = self.data_dir.with_name(self.data_dir.name + ".secrets.json")
         self.log_file = self.data_dir / "server.log"
+        # A private socket directory: pgBackRest talks to the server through a Unix socket.
+        self.socket_dir = self.data_dir.with_name(self.data_dir.name + ".run")
         self._run_as = pwd.getpwnam("postgres") if os.geteuid() == 0 else None
 
     # -- processes -------------------------------------------------------------------------
     def _server_cmd(self, *args: str) -> subprocess.CompletedProcess[str]:
         """Run a server program, as the `postgres` user when we are root."""
+        return self.run_as_server([str(self.bindir / args[0]), *args[1:]])
+
+    def run_as_server(
+        self, argv: list[str], env: dict[str, str] | None = None, timeout: float | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """Run a program as the user the server runs as (pg_basebackup, pgBackRest)."""
         user = self._run_as
         return subprocess.run(  # noqa: S603 - argv built from our own paths
-            [str(self.bindir / args[0]), *args[1:]],
+            argv,
             capture_output=True,
             text=True,
             check=False,
             user=user.pw_uid if user else None,
             group=user.pw_gid if user else None,
-            env={**os.environ, "LC_ALL": "C"},
+            env={**os.environ, **(env or {}), "LC_ALL": "C"},
             cwd="/",
+            timeout=timeout,
         )
 
     def _checked(self, *args: str) -> subprocess.CompletedProcess[str]:
@@ -199,7 +214,7 @@ class EmbeddedCluster:
         with tempfile.TemporaryDirectory() as tmp:
             pwfile = Path(tmp) / "pw"
             pwfile.write_text(state.admin_password + "\n")
-            self._hand_to_server_user(Path(tmp), pwfile, self.data_dir)
+            self.hand_to_server_user(Path(tmp), pwfile, self.data_dir)
             self._checked(
                 "initdb", "-D", str(self.data_dir), f"--username={ADMIN_ROLE}",
                 f"--pwfile={pwfile}", "--auth=scram-sha-256", "--encoding=UTF8", "--locale=C",
@@ -207,7 +222,7 @@ class EmbeddedCluster:
         with (self.data_dir / "postgresql.conf").open("a") as conf:
             conf.write(_SERVER_CONF)
 
-    def _hand_to_server_user(self, *paths: Path) -> None:
+    def hand_to_server_user(self, *paths: Path) -> None:
         if self._run_as is None:
             return
         for path in paths:
@@ -223,12 +238,14 @@ class EmbeddedCluster:
         lines = (self.data_dir / "postmaster.pid").read_text().splitlines()
         return int(lines[3])
 
-    def start(self) -> bool:
-        """Start the server unless it already runs; True when this call started it."""
+    def start(self, archive_command: str | None = None) -> bool:
+        """Start the server unless it already runs; True when this call started it. With an
+        `archive_command`, every finished WAL segment is handed to it (point-in-time recovery)."""
         with self._lock():
             self.initialise()
             if self.running_port() is not None:
                 return False
+            self._write_startup_conf(archive_command)
             state = self._load_secrets()
             port = _free_loopback_port(state.port)
             self._checked(
@@ -239,6 +256,11 @@ class EmbeddedCluster:
             self._save_secrets(state)
             self._bootstrap(port)
             return True
+
+    def _write_startup_conf(self, archive_command: str | None) -> None:
+        self.socket_dir.mkdir(mode=0o700, exist_ok=True)
+        written = write_startup_conf(self.data_dir, self.socket_dir, archive_command)
+        self.hand_to_server_user(self.socket_dir, written)
 
     def stop(self) -> None:
         if self.running_port() is not None:
@@ -283,6 +305,9 @@ class EmbeddedCluster:
                 f"The embedded PostgreSQL refused setup SQL: {result.stderr.strip()}"
             )
         return result.stdout
+
+    def admin_password(self) -> str:
+        return self._load_secrets().admin_password
 
     def url(self, port: int, role: str) -> str:
         state = self._load_secrets()

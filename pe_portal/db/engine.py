@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
@@ -27,9 +28,27 @@ from pe_portal.errors import PortalError
 _SSLMODES = {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}
 
 
+_MULTI_HOST = re.compile(
+    r"^(?P<scheme>[^:]+://)(?P<auth>[^@/]*@)?(?P<hosts>[^/?]*,[^/?]*)(?P<rest>.*)$"
+)
+
+
+def hosts_as_query(url: str) -> str:
+    """libpq's several-hosts form (`postgresql://u:p@a:5432,b:5433/db`, for failover) in the
+    form SQLAlchemy parses (`postgresql://u:p@/db?host=a:5432&host=b:5433`); others unchanged."""
+    match = _MULTI_HOST.match(url)
+    if match is None:
+        return url
+    hosts = "&".join(f"host={host.strip()}" for host in match["hosts"].split(",") if host.strip())
+    path, _, query = match["rest"].partition("?")
+    query = "&".join(part for part in (query, hosts) if part)
+    return f"{match['scheme']}{match['auth'] or ''}{path or '/'}?{query}"
+
+
 def to_async_url(url: str) -> URL:
-    """A `postgresql://` URL as SQLAlchemy's asyncpg URL; libpq/Prisma-only query keys translated."""
-    parsed = make_url(url)
+    """A `postgresql://` URL as SQLAlchemy's asyncpg URL; libpq/Prisma-only query keys translated,
+    several hosts (`target_session_attrs=read-write` picks the primary) passed to asyncpg."""
+    parsed = make_url(hosts_as_query(url))
     query = dict(parsed.query)
     query.pop(
         "schema", None
@@ -40,10 +59,15 @@ def to_async_url(url: str) -> URL:
     return parsed.set(drivername="postgresql+asyncpg", query=query)
 
 
-def create_engine(settings: Settings, url: str, *, pool_size: int | None = None) -> AsyncEngine:
-    """An asyncpg engine honouring DATABASE_POOL_SIZE / DATABASE_POOL_TIMEOUT, sessions in UTC."""
+def create_engine(
+    settings: Settings, url: str, *, pool_size: int | None = None, pool_pre_ping: bool = False
+) -> AsyncEngine:
+    """An asyncpg engine honouring DATABASE_POOL_SIZE / DATABASE_POOL_TIMEOUT, sessions in UTC.
+    `pool_pre_ping` (replicas): a connection is tested when lent, so a replica that went away
+    is noticed before a request's query fails on it."""
     return create_async_engine(
         to_async_url(url),
+        pool_pre_ping=pool_pre_ping,
         pool_size=pool_size or settings.database_pool_size,
         max_overflow=0,
         pool_timeout=settings.pool_timeout_seconds,
@@ -105,8 +129,9 @@ async def release_connection(session: AsyncSession) -> None:
 
 
 # SQLSTATEs that mean "the server cannot serve now", not "your statement is wrong": connection
-# exceptions (class 08), shutdown / crash / starting up (57P01-57P03), too many connections.
-UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300")
+# exceptions (class 08), shutdown / crash / starting up (57P01-57P03), too many connections, and
+# a write on a server in recovery (a standby reached mid-failover, before its promotion).
+UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300", "25006")
 
 # The driver's (asyncpg's) own connection, for the few statements that run on every request.
 DriverConnection = Any  # asyncpg ships no type information

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from pe_portal.config import Settings
 from pe_portal.context import RequestContext
 from pe_portal.db.engine import DriverConnections, unit_of_work
+from pe_portal.http.reads import note_write
 
 _MAX_USER_AGENT = 512
 
@@ -40,14 +41,8 @@ async def get_db(request: Request) -> AsyncIterator[AsyncSession]:
     )
     async with unit_of_work(factory) as session:
         yield session
-
-
-async def get_snapshot(request: Request) -> AsyncIterator[AsyncSession]:
-    """A read-only session whose queries all see the same moment (see
-    create_snapshot_sessionmaker)."""
-    factory: async_sessionmaker[AsyncSession] = request.app.state.snapshot_sessionmaker
-    async with unit_of_work(factory) as session:
-        yield session
+    if request.method not in _READ_ONLY_METHODS:
+        await note_write(request)
 
 
 async def get_session_factory(request: Request) -> async_sessionmaker[AsyncSession]:
@@ -104,7 +99,6 @@ async def request_context(
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_db, scope="function")]
-SnapshotDep = Annotated[AsyncSession, Depends(get_snapshot, scope="function")]
 SessionFactoryDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_session_factory)]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 DriverConnectionsDep = Annotated[DriverConnections, Depends(get_driver_connections)]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import exc as sa_exc
@@ -16,7 +14,8 @@ from pe_portal.db.engine import create_engine
 from pe_portal.db.runtime import DatabaseUrls
 from pe_portal.mail import service as mail
 from pe_portal.mail import worker as mail_worker
-from pe_portal.ops import repository
+from pe_portal.ops import archive_checks, repository
+from pe_portal.ops.checks import Check, Status
 from pe_portal.ops.stats import ENABLE_STATEMENTS
 
 MIN_SERVER_VERSION = 150000
@@ -25,25 +24,11 @@ _LOCAL_HOSTS = {None, "", "localhost", "127.0.0.1", "::1"}
 _REACH_ERRORS = (sa_exc.DBAPIError, OSError, TimeoutError)
 
 
-class Status(StrEnum):
-    OK = "ok"
-    WARN = "warn"
-    FAIL = "fail"
-    SKIPPED = "skipped"
-
-
-@dataclass(frozen=True)
-class Check:
-    name: str
-    status: Status
-    detail: str
-    fix: str | None = None
-
-
 CHECK_NAMES = (
     "connectivity", "server version", "migrations", "fsync", "synchronous_commit",
     "full_page_writes", "TLS", "app role privileges", "connection pool", "pg_stat_statements",
     "mail outbox",
+    "WAL archiving",
 )  # fmt: skip
 
 
@@ -59,6 +44,7 @@ async def diagnose(settings: Settings, urls: DatabaseUrls, *, workers: int = 1) 
     finally:
         await engine.dispose()
     checks.append(await _owner_role(settings, urls))
+    checks.append(await archive_checks.backups(settings, urls))
     return checks
 
 
@@ -98,6 +84,7 @@ async def _checks(
         else Check("pg_stat_statements", Status.WARN, "not installed", ENABLE_STATEMENTS)
     )
     checks.append(await _mail_outbox(connection, migrated=migrations.status is Status.OK))
+    checks.append(await archive_checks.archiving(connection))
     return checks
 
 

@@ -9,8 +9,10 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from pe_portal import metrics
-from pe_portal.db import migrate
+from pe_portal.db import migrate, wal
+from pe_portal.db.routing import ReadRouter
 from pe_portal.mail import service as mail
+from pe_portal.ops import backup_schedule
 from pe_portal.sessions import service as sessions
 
 
@@ -35,8 +37,43 @@ async def readiness(engine: AsyncEngine) -> Readiness:
 _SCRAPE_QUERY_TIMEOUT = 2.0
 
 
-async def refresh_gauges(factory: async_sessionmaker[AsyncSession]) -> None:
+async def archive_state(engine: AsyncEngine) -> dict[str, object] | None:
+    """pg_stat_archiver in brief, for /ready's detail and the failing gauge; None if unknown."""
+    try:
+        async with asyncio.timeout(_SCRAPE_QUERY_TIMEOUT), engine.connect() as connection:
+            state = await wal.archiver(connection)
+    except (sa_exc.DBAPIError, sa_exc.TimeoutError, OSError, TimeoutError):
+        return None
+    metrics.ARCHIVE_FAILING.set(1 if state.failing else 0)
+    return {
+        "mode": state.mode, "failing": state.failing, "lastArchivedWal": state.last_archived_wal,
+        "backupAgeSeconds": backup_schedule.last_known_age(),
+    }  # fmt: skip
+
+
+def replicas(router: ReadRouter | None) -> list[dict[str, object]]:
+    """Each replica as last probed, for /ready's detail and the lag gauge."""
+    if router is None:
+        return []
+    described = []
+    for replica in router.replicas:
+        lag = replica.lag_seconds if replica.healthy else None
+        metrics.REPLICA_LAG.labels(replica.name).set(-1 if lag is None else lag)
+        described.append(
+            {"name": replica.name, "healthy": replica.healthy, "lagSeconds": lag,
+             "error": replica.error}
+        )  # fmt: skip
+    return described
+
+
+async def refresh_gauges(
+    engine: AsyncEngine, factory: async_sessionmaker[AsyncSession], router: ReadRouter | None
+) -> None:
     """Values computed at scrape time; a slow or absent database leaves the last value."""
+    if router is not None:
+        await router.refresh()
+        replicas(router)
+    await archive_state(engine)
     try:
         async with asyncio.timeout(_SCRAPE_QUERY_TIMEOUT), factory() as session:
             metrics.ACTIVE_SESSIONS.set(await sessions.count_active(session))

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+from pe_portal.db.engine import hosts_as_query
 from pe_portal.errors import PortalError
 
 PROGRAMS = ("pg_dump", "pg_restore", "psql")
@@ -92,7 +93,7 @@ def find_tools(major: int, system_root: Path = Path("/usr/lib/postgresql")) -> P
 
 def libpq_environment(url: str) -> dict[str, str]:
     """The environment that points libpq at `url`: the password never appears in `ps`."""
-    parsed = make_url(url)
+    parsed = make_url(hosts_as_query(url))
     env = {key: value for key, value in os.environ.items() if not key.startswith("PG")}
     values = {
         "PGHOST": parsed.host,
@@ -107,6 +108,11 @@ def libpq_environment(url: str) -> dict[str, str]:
         name = _LIBPQ_QUERY.get("sslmode" if key == "ssl" else key)
         if name and isinstance(value, str):
             values[name] = value
+    hosts = parsed.query.get("host")
+    if isinstance(hosts, tuple):  # several hosts (failover): libpq takes comma-separated lists
+        pairs = [host.rpartition(":") if ":" in host else (host, "", "5432") for host in hosts]
+        values["PGHOST"] = ",".join(pair[0] for pair in pairs)
+        values["PGPORT"] = ",".join(pair[2] for pair in pairs)
     env.update({key: value for key, value in values.items() if value})
     return env
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from pe_portal import metrics
-from pe_portal.ops.health import readiness, refresh_gauges
+from pe_portal.ops.health import archive_state, readiness, refresh_gauges, replicas
 
 router = APIRouter(tags=["operations"])
 
@@ -26,6 +26,8 @@ async def ready(request: Request) -> JSONResponse:
         "database": state.database,
         "revision": state.revision,
         "head": state.head,
+        "replicas": replicas(request.app.state.read_router),
+        "archive": await archive_state(request.app.state.engine) if state.ready else None,
     }
     return JSONResponse(body, status_code=200 if state.ready else 503)
 
@@ -33,6 +35,7 @@ async def ready(request: Request) -> JSONResponse:
 @router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})
 async def prometheus_metrics(request: Request) -> Response:
     """Prometheus metrics: requests, latency, logins, active sessions, database pool."""
-    await refresh_gauges(request.app.state.sessionmaker)
+    state = request.app.state
+    await refresh_gauges(state.engine, state.sessionmaker, state.read_router)
     body, content_type = metrics.exposition()
     return Response(body, media_type=content_type)

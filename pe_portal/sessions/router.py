@@ -8,6 +8,7 @@ from pe_portal.errors import NotFound
 from pe_portal.http.deps import ContextDep, SessionDep
 from pe_portal.http.errors import raises
 from pe_portal.http.principal import PrincipalDep
+from pe_portal.http.reads import ReplicaReadDep
 from pe_portal.http.routing import DocumentedRoute
 from pe_portal.sessions import service
 from pe_portal.sessions.schemas import SessionRead
@@ -16,7 +17,7 @@ router = APIRouter(prefix="/auth/sessions", tags=["sessions"], route_class=Docum
 
 
 @router.get("", response_model=list[SessionRead])
-async def list_sessions(principal: PrincipalDep, session: SessionDep) -> list[SessionRead]:
+async def list_sessions(principal: PrincipalDep, session: ReplicaReadDep) -> list[SessionRead]:
     """The user's live sessions, most recently used first; `current` marks this one."""
     rows = await service.list_live(session, user_id=principal.user_id)
     return [

@@ -6,9 +6,10 @@ from fastapi import APIRouter, Response, status
 
 from pe_portal.clock import utcnow
 from pe_portal.errors import Forbidden, InvalidInput
-from pe_portal.http.deps import ContextDep, SessionDep, SnapshotDep
+from pe_portal.http.deps import ContextDep, SessionDep
 from pe_portal.http.errors import raises
 from pe_portal.http.principal import PrincipalDep, SteppedUpDep
+from pe_portal.http.reads import ReplicaSnapshotDep
 from pe_portal.http.routing import DocumentedRoute
 from pe_portal.principal import Account
 from pe_portal.users import service
@@ -53,7 +54,7 @@ async def delete_me(
 
 @router.get("/export", response_model=AccountExport)
 async def export_me(
-    principal: SteppedUpDep, snapshot: SnapshotDep, response: Response
+    principal: SteppedUpDep, snapshot: ReplicaSnapshotDep, response: Response
 ) -> AccountExport:
     """Everything held about the user, as one JSON document read from one snapshot (a recent
     second factor needed for an account with one)."""

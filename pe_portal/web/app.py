@@ -25,12 +25,13 @@ from pe_portal.db.engine import (
     create_snapshot_sessionmaker,
     pooled_driver_connections,
 )
+from pe_portal.db.routing import create_router
 from pe_portal.http import API_PREFIX
 from pe_portal.mail import outbox as mail_outbox
 from pe_portal.mail.worker import Worker as MailWorker
 from pe_portal.mfa import service as mfa
 from pe_portal.mfa.router import router as mfa_router
-from pe_portal.ops import cleanup
+from pe_portal.ops import backup_schedule, cleanup
 from pe_portal.ops.router import router as ops_router
 from pe_portal.profiles.router import router as profiles_router
 from pe_portal.security.keys import KeyRing
@@ -71,6 +72,7 @@ def _attach_database(
     state.active_accounts = refresh.active_accounts(state.driver_connections)
     state.outbox.bind(state.sessionmaker)  # what `outbox.drain()` delivers through
     state.has_second_factor = mfa.second_factor_check(state.driver_connections)
+    state.read_router = create_router(state.settings, engine)
 
 
 def create_app(
@@ -96,6 +98,7 @@ def create_app(
         session_cleanup = cleanup.start_scheduler(app.state.sessionmaker, settings)
         mail_worker = MailWorker(app.state.outbox, database_url=settings.database_url)
         mail_worker.start()
+        backups = backup_schedule.start(settings)
         metrics.track_pool(app.state.engine)
         _tune_garbage_collector()
         try:
@@ -103,7 +106,10 @@ def create_app(
         finally:
             metrics.process_stopped()
             await cleanup.stop_scheduler(session_cleanup)
+            await cleanup.stop_scheduler(backups)
             await mail_worker.stop(grace=settings.mail_drain_timeout)
+            if app.state.read_router is not None:
+                await app.state.read_router.dispose()
             await app.state.engine.dispose()
 
     app = FastAPI(

@@ -11,6 +11,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from pe_portal.http.reads import WRITE_LSN_COOKIE, WRITE_LSN_HEADER, WRITE_LSN_STATE
 from pe_portal.ops.logging import request_id_var
 
 log = logging.getLogger("pe_portal.web")
@@ -29,6 +30,15 @@ def _header(scope: Scope, name: bytes) -> bytes | None:
         if key == name:
             return bytes(value)
     return None
+
+
+def _write_position(scope: Scope) -> list[tuple[bytes, bytes]]:
+    """After a write (with replicas): its commit LSN, for read-your-writes on the next reads."""
+    lsn = scope.get("state", {}).get(WRITE_LSN_STATE)
+    if not lsn:
+        return []
+    cookie = f"{WRITE_LSN_COOKIE}={lsn}; Path=/; Max-Age=600; HttpOnly; SameSite=Lax"
+    return [(WRITE_LSN_HEADER.encode(), lsn.encode()), (b"set-cookie", cookie.encode())]
 
 
 class PortalMiddleware:
@@ -57,7 +67,7 @@ class PortalMiddleware:
             if message["type"] == "http.response.start":
                 started = True
                 headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"server"]
-                message["headers"] = headers + extra
+                message["headers"] = headers + extra + _write_position(scope)
             await send(message)
 
         rejection = self._reject(scope)

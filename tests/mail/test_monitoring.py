@@ -10,7 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from pe_portal.config import Settings
 from pe_portal.db.engine import create_sessionmaker
 from pe_portal.db.runtime import DatabaseUrls
-from pe_portal.ops.doctor import Status, diagnose
+from pe_portal.ops.checks import Status
+from pe_portal.ops.doctor import diagnose
 from tests.mail.helpers import committed_resets, outbox_for
 from tests.ops.conftest import metric, parse_metrics
 from tests.smtp import free_port

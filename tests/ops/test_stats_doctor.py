@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from pe_portal.config import Settings
 from pe_portal.db.runtime import DatabaseUrls, deploy
 from pe_portal.ops import doctor
-from pe_portal.ops.doctor import Status, diagnose
+from pe_portal.ops.checks import Status
+from pe_portal.ops.doctor import diagnose
 from pe_portal.ops.stats import ENABLE_STATEMENTS, DatabaseStats, collect
 from tests.ops.conftest import DOWN, FreshDatabase, assert_no_traceback, run_cli
 
