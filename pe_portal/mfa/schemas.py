@@ -14,7 +14,13 @@ TotpCode = Field(pattern=r"^[0-9]{6}$", min_length=6, max_length=6, examples=["1
 FactorName = Field(min_length=1, max_length=64)
 FactorId = Field(min_length=1, max_length=64)
 # A browser's PublicKeyCredential as JSON (WebAuthn Level 3 toJSON()); py_webauthn checks it.
-Credential = Field(json_schema_extra={"description": "PublicKeyCredential.toJSON()"})
+Credential = Field(
+    json_schema_extra={
+        "description": "PublicKeyCredential.toJSON() from the browser. Beyond what a schema can "
+        "state, it must be a genuine, signed answer to this account's pending challenge for "
+        "this relying party: otherwise 422 (registration) or 401 (sign-in) `invalid_passkey`."
+    }
+)
 
 
 class FactorRead(CamelModel):

@@ -34,7 +34,10 @@ load_all_checks()
 # Rules the document says no schema can state (the fields' descriptions name them): a
 # schema-valid password may still be too common, or over 72 bytes in fewer than 72 characters;
 # a schema-valid e-mail may have a special-use domain.
-UNSTATABLE = frozenset({"password_too_common", "password_too_long", "invalid_email"})
+# ... and a passkey credential is a signed proof of a challenge: no schema can tell a genuine one.
+UNSTATABLE = frozenset(
+    {"password_too_common", "password_too_long", "invalid_email", "invalid_passkey"}
+)
 
 
 # Profile fields whose descriptions name a rule beyond the schema (a numbering plan, the
@@ -51,7 +54,9 @@ def _refused_for_unstatable_rules(response: Any) -> bool:
         return False
     if error.get("code") in UNSTATABLE:
         return True
-    fields = [item.get("field", "").split(".")[0] for item in error.get("details") or []]
+    details = error.get("details")
+    items = details if isinstance(details, list) else []
+    fields = [str(item.get("field", "")).split(".")[0] for item in items if isinstance(item, dict)]
     return (
         error.get("code") == "validation_error"
         and bool(fields)
