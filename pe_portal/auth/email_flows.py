@@ -139,3 +139,17 @@ async def reset_password(
     return await password_change.replace_password(
         session, user=user, new_hash=new_hash, action=AuditAction.PASSWORD_RESET, context=context
     )
+
+
+async def check_link(
+    session: AsyncSession, *, purpose: Purpose, token: str, settings: Settings
+) -> None:
+    """Refuse a link that could not be used now (malformed, expired, spent), changing nothing:
+    a page can say so before asking for anything."""
+    max_age = (
+        settings.email_verification_ttl
+        if purpose is Purpose.VERIFY_EMAIL
+        else settings.password_reset_ttl
+    )
+    claims = email_tokens.read(settings.secret_key, purpose, token, max_age=max_age)
+    await _holder(session, claims=claims, purpose=purpose, settings=settings, lock=False)

@@ -17,7 +17,8 @@ from pe_portal.config import Settings
 from pe_portal.context import RequestContext
 from pe_portal.errors import Unauthenticated
 from pe_portal.mfa import challenges, signin
-from pe_portal.mfa.models import MfaChallenge
+from pe_portal.mfa import service as mfa
+from pe_portal.mfa.models import MfaChallenge, MfaFactor
 from pe_portal.security.tokens import AccessTokens, Assurance
 from pe_portal.users import service as users
 from pe_portal.users.models import User
@@ -75,3 +76,11 @@ async def passkey_challenge(
     return await signin.passkey_options(
         session, pending=pending, factor_id=factor_id, settings=settings
     )
+
+
+async def pending_factors(
+    session: AsyncSession, *, mfa_token: str, context: RequestContext
+) -> list[MfaFactor]:
+    """The factors that can complete the sign-in behind `mfa_token` (what a page offers)."""
+    _, user = await _pending_user(session, mfa_token=mfa_token, context=context)
+    return await mfa.confirmed_factors(session, user_id=user.id)

@@ -261,3 +261,21 @@ async def logout_all(
         details={"sessionsRevoked": count},
     )
     return count
+
+
+async def logout_others(
+    session: AsyncSession, *, principal: Principal, context: RequestContext
+) -> int:
+    """Revoke every other session of the user, keeping this one; how many."""
+    count = await sessions.revoke_all(
+        session, user_id=principal.user_id, except_session=principal.session_id
+    )
+    await record(
+        session,
+        action=AuditAction.LOGOUT_ALL,
+        resource=AuditResource.AUTH,
+        context=context,
+        user_id=principal.user_id,
+        details={"sessionsRevoked": count, "keptSessionId": principal.session_id},
+    )
+    return count

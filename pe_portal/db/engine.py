@@ -11,6 +11,7 @@ from asyncpg.exceptions import (  # type: ignore[import-untyped]
     InterfaceError,
     InternalClientError,
 )
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -132,6 +133,23 @@ async def release_connection(session: AsyncSession) -> None:
 # exceptions (class 08), shutdown / crash / starting up (57P01-57P03), too many connections, and
 # a write on a server in recovery (a standby reached mid-failover, before its promotion).
 UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300", "25006")
+_CONNECTION_WORDS = ("connection", "Connection", "closed", "terminat", "shutdown", "timeout")
+
+
+def is_unavailable(error: Exception) -> bool:
+    """True when a database error means "the server cannot serve now" (answered 503, for the
+    API and the console alike), not "this statement is wrong"."""
+    if isinstance(error, sa_exc.TimeoutError | ConnectionError):
+        return True
+    if not isinstance(error, sa_exc.DBAPIError):
+        return False
+    sqlstate = str(getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", "") or "")
+    return (
+        error.connection_invalidated
+        or isinstance(error, sa_exc.OperationalError | sa_exc.InterfaceError)
+        or sqlstate.startswith(UNAVAILABLE_SQLSTATES)
+        or any(word in str(error.orig) for word in _CONNECTION_WORDS)
+    )
 
 # The driver's (asyncpg's) own connection, for the few statements that run on every request.
 DriverConnection = Any  # asyncpg ships no type information

@@ -79,6 +79,22 @@ async def start_totp(
     return TotpEnrolment(factor, secret, uri, totp.qr_svg(uri))
 
 
+async def pending_totp(
+    session: AsyncSession, *, user: User, factor_id: str, settings: Settings
+) -> TotpEnrolment:
+    """A pending TOTP enrolment shown again (its code was wrong): the same seed and QR code."""
+    factor = await repository.factor_for_update(session, user_id=user.id, factor_id=factor_id)
+    if factor is None or factor.type != FactorType.TOTP or factor.confirmed_at is not None:
+        raise NotFound("No such factor.", code="factor_not_found")
+    secret = totp_secret(factor, settings)
+    uri = totp.provisioning_uri(secret, account=user.email, issuer=settings.mfa_issuer)
+    return TotpEnrolment(factor, secret, uri, totp.qr_svg(uri))
+
+
+async def unused_recovery_codes(session: AsyncSession, *, user_id: str) -> int:
+    return await repository.count_unused_codes(session, user_id=user_id)
+
+
 def totp_secret(factor: MfaFactor, settings: Settings) -> str:
     """The factor's seed, opened (SecretBoxError when its key is gone)."""
     assert factor.secret is not None  # noqa: S101 - TOTP factors always hold one

@@ -17,6 +17,7 @@ from pe_portal.auth.email_router import router as email_router
 from pe_portal.auth.router import jwks_router, oauth_router
 from pe_portal.auth.router import router as auth_router
 from pe_portal.config import Settings, get_settings
+from pe_portal.console import routes as console
 from pe_portal.db.engine import (
     DriverConnections,
     create_engine,
@@ -144,6 +145,7 @@ def create_app(
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(ops_router)
     app.include_router(jwks_router)
+    console.install(app)  # the pages for people, outside the API document
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -9,13 +9,15 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pe_portal import errors
 from pe_portal.auth.oauth import OAuthError
-from pe_portal.db.engine import UNAVAILABLE_SQLSTATES
+from pe_portal.console import errors as console_errors
+from pe_portal.console import routes as console
+from pe_portal.db.engine import is_unavailable
 from pe_portal.http.errors import status_for
 
 log = logging.getLogger("pe_portal.web")
@@ -94,8 +96,10 @@ async def _validation_error(request: Request, error: Exception) -> JSONResponse:
     )
 
 
-async def _http_error(request: Request, error: Exception) -> JSONResponse:
+async def _http_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, StarletteHTTPException)  # noqa: S101
+    if console.serves(request.url.path):  # a person's browser: a page, in their language
+        return console_errors.http_error_page(request, error.status_code)
     code = _HTTP_CODES.get(error.status_code, "http_error")
     headers = dict(error.headers or {})
     if error.status_code == 405 and (methods := allowed_methods(request)):
@@ -138,25 +142,11 @@ async def _database_unavailable(request: Request, error: Exception) -> JSONRespo
     )
 
 
-def _is_connection_problem(error: sa_exc.DBAPIError) -> bool:
-    sqlstate = str(getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", "") or "")
-    return (
-        error.connection_invalidated
-        or isinstance(error, sa_exc.OperationalError | sa_exc.InterfaceError)
-        or sqlstate.startswith(UNAVAILABLE_SQLSTATES)
-    )
-
-
 async def _dbapi_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, sa_exc.DBAPIError)  # noqa: S101
-    if _is_connection_problem(error) or _is_connection_text(str(error.orig)):
+    if is_unavailable(error):
         return await _database_unavailable(request, error)
     return await unexpected_error(request, error)
-
-
-def _is_connection_text(text: str) -> bool:
-    markers = ("connection", "Connection", "closed", "terminat", "shutdown", "timeout")
-    return any(marker in text for marker in markers)
 
 
 async def unexpected_error(request: Request, error: Exception) -> JSONResponse:
