@@ -48,7 +48,10 @@ async def activity(request: Request, visitor: VisitorDep) -> Response:
     problem = None
     since = until = None
     try:
-        first, last = _day(params.get("from", ""), field="from"), _day(params.get("to", ""), field="to")
+        first, last = (
+            _day(params.get("from", ""), field="from"),
+            _day(params.get("to", ""), field="to"),
+        )
         since = _start_of(first, zone)
         until = _start_of(last + timedelta(days=1) if last else None, zone)  # "to" is inclusive
         async with unit_of_work(request.app.state.read_sessionmaker) as session:

@@ -62,8 +62,10 @@ async def check(request: Request) -> None:
     sent = (await request.form()).get(FIELD)
     if not isinstance(sent, str):
         sent = request.headers.get("x-csrf-token", "")
-    valid = bool(nonce) and len(sent) <= _MAX_FIELD and hmac.compare_digest(
-        sent, _sign(settings, nonce)
+    valid = (
+        bool(nonce)
+        and len(sent) <= _MAX_FIELD
+        and hmac.compare_digest(sent, _sign(settings, nonce))
     )
     if not valid or not _same_origin(request, settings):
         raise CsrfRefused()

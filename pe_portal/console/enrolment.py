@@ -112,7 +112,9 @@ async def verify_email(request: Request, context: ContextDep) -> Response:
 
 
 @router.post("/account/verify-email/resend", dependencies=[Depends(csrf.check)])
-async def resend_verification(request: Request, visitor: VisitorDep, context: ContextDep) -> Response:
+async def resend_verification(
+    request: Request, visitor: VisitorDep, context: ContextDep
+) -> Response:
     state = request.app.state
     async with unit_of_work(state.sessionmaker) as session:
         user = await users.get(session, user_id=visitor.user_id)

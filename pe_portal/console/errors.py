@@ -33,7 +33,9 @@ def retry_headers(error: Exception) -> dict[str, str]:
 
 
 def error_page(request: Request, *, status: int, message: str, headers: dict[str, str]) -> Response:
-    response = pages.render(request, "error.html", status=status, problem=message, status_code=status)
+    response = pages.render(
+        request, "error.html", status=status, problem=message, status_code=status
+    )
     response.headers.update(headers)
     return response
 
@@ -86,7 +88,7 @@ async def guard(request: Request, call: Callable[[], Awaitable[Response]]) -> Re
         return http_error_page(request, 422)
     except HTTPException as error:
         return http_error_page(request, error.status_code)
-    except Exception as error:  # noqa: BLE001 - a page never shows a traceback
+    except Exception as error:  # a page never shows a traceback
         return unexpected_error_page(request, error)
 
 

@@ -40,9 +40,7 @@ def zone_name(request: Request) -> str | None:
     return zone
 
 
-def render(
-    request: Request, template: str, *, status: int = 200, **context: Any
-) -> HTMLResponse:
+def render(request: Request, template: str, *, status: int = 200, **context: Any) -> HTMLResponse:
     lang = language(request)
     zone = i18n.resolve_zone(zone_name(request))
     environment = i18n.templates("pe_portal.console", lang)

@@ -233,7 +233,9 @@ async def remove_factor(
 
 
 @router.post("/recovery-codes", dependencies=[Depends(csrf.check)])
-async def new_recovery_codes(request: Request, visitor: VisitorDep, context: ContextDep) -> Response:
+async def new_recovery_codes(
+    request: Request, visitor: VisitorDep, context: ContextDep
+) -> Response:
     try:
         await _require_step_up(request, visitor)
     except StepUpRequired:

@@ -47,9 +47,7 @@ async def sign_in_page(request: Request, visitor: OptionalVisitorDep) -> Respons
     )  # fmt: skip
 
 
-def _refused(
-    request: Request, template: str, error: PortalError, **context: Any
-) -> Response:
+def _refused(request: Request, template: str, error: PortalError, **context: Any) -> Response:
     """The form again, with what went wrong said above it (and the status of the error)."""
     response = pages.render(
         request, template, status=status_for(type(error)),
@@ -78,7 +76,9 @@ async def _principal_of(request: Request, token: str) -> Principal:
     return await authenticate(state.active_accounts, token=token, access=state.access_tokens)
 
 
-async def _signed_in(request: Request, pair: auth.TokenPair, next_path: str, context: Any) -> Response:
+async def _signed_in(
+    request: Request, pair: auth.TokenPair, next_path: str, context: Any
+) -> Response:
     await _end_previous_session(request, context)
     cookies.keep_signed_in(
         request, access_token=pair.access_token, refresh_token=pair.refresh_token,
@@ -100,7 +100,9 @@ async def sign_in(request: Request, context: ContextDep) -> Response:
                 context=context, settings=state.settings, access=state.access_tokens,
             )  # fmt: skip
     except (Unauthenticated, InvalidInput, RateLimited, Unavailable) as error:
-        return _refused(request, "sign_in.html", error, form=form, next_path=next_path, step_up=False)
+        return _refused(
+            request, "sign_in.html", error, form=form, next_path=next_path, step_up=False
+        )
     if isinstance(result, auth.MfaPending):
         cookies.queue(
             request,
@@ -148,7 +150,9 @@ def _proof(form: forms.Form) -> Proof:
         try:
             parsed = json.loads(credential)
         except ValueError as error:
-            raise InvalidInput("The passkey's answer is not valid.", code="invalid_passkey") from error
+            raise InvalidInput(
+                "The passkey's answer is not valid.", code="invalid_passkey"
+            ) from error
         if not isinstance(parsed, dict):
             raise InvalidInput("The passkey's answer is not valid.", code="invalid_passkey")
         return Proof(factor_id=form.optional("factorId"), credential=parsed)

@@ -151,6 +151,7 @@ def is_unavailable(error: Exception) -> bool:
         or any(word in str(error.orig) for word in _CONNECTION_WORDS)
     )
 
+
 # The driver's (asyncpg's) own connection, for the few statements that run on every request.
 DriverConnection = Any  # asyncpg ships no type information
 DriverConnections = Callable[[], AbstractAsyncContextManager[DriverConnection]]
