@@ -19,10 +19,11 @@ $(VENV)/.runtime: requirements.lock pyproject.toml
 
 install-dev: $(VENV)/.dev ## + test tools, PostgreSQL, Chromium and Node for the browser and client tests
 
-$(VENV)/.dev: $(VENV)/.runtime requirements-dev.lock scripts/install-test-deps.sh tests/client/package-lock.json
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.lock scripts/install-test-deps.sh tests/client/package-lock.json tests/console/package-lock.json
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.lock
 	bash scripts/install-test-deps.sh
 	npm ci --prefix tests/client --no-audit --no-fund --loglevel=error  # the generated-client test's pinned tools
+	npm ci --prefix tests/console --no-audit --no-fund --loglevel=error  # axe-core for the console's pages
 	touch $@
 
 test: install-dev lint ## install what tests need and run the whole suite

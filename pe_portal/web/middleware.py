@@ -11,6 +11,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from pe_portal.console import routes as console
 from pe_portal.http.reads import WRITE_LSN_COOKIE, WRITE_LSN_HEADER, WRITE_LSN_STATE
 from pe_portal.ops.logging import request_id_var
 
@@ -93,10 +94,13 @@ class PortalMiddleware:
                 )
 
     def _security_headers(self, scope: Scope, request_id: str) -> list[tuple[bytes, bytes]]:
+        # Pages keep their origin on their own forms (the console's CSRF check reads the Origin
+        # header, which Chromium sends as "null" under no-referrer) and send nothing elsewhere.
+        referrer = b"same-origin" if console.serves(scope["path"]) else b"no-referrer"
         headers = [
             (b"x-request-id", request_id.encode()),
             (b"x-content-type-options", b"nosniff"),
-            (b"referrer-policy", b"no-referrer"),
+            (b"referrer-policy", referrer),
             (b"x-frame-options", b"DENY"),
         ]
         if scope.get("scheme") == "https":

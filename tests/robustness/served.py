@@ -63,9 +63,13 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
 
 
 @contextmanager
-def serve(env: dict[str, str], home: Path, workers: int = 1) -> Iterator[Served]:
-    """`pe-portal serve --no-migrate` on a free loopback port, stopped (group-wide) at the end."""
-    port, log = free_port(), home / f"server-{free_port()}.log"
+def serve(
+    env: dict[str, str], home: Path, workers: int = 1, port: int | None = None
+) -> Iterator[Served]:
+    """`pe-portal serve --no-migrate` on a loopback port (a free one unless given), stopped
+    (group-wide) at the end."""
+    port = port or free_port()
+    log = home / f"server-{port}.log"
     command = [sys.executable, "-m", "pe_portal.cli", "serve", "--no-migrate",
                "--port", str(port), "--workers", str(workers)]  # fmt: skip
     with log.open("wb") as output:
