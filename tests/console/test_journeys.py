@@ -5,6 +5,7 @@ from off this machine."""
 from __future__ import annotations
 
 import re
+import time
 from itertools import count
 
 import pyotp
@@ -71,3 +72,74 @@ async def test_register_then_verify_the_address_from_the_mail(
     await page.goto(link)  # the link is spent
     await expect(page.get_by_role("heading", level=1)).to_have_text("This link cannot be used")
     assert device.refused == []
+
+
+async def test_signing_out_another_device_ends_its_session(
+    browser: Browser, console: Console
+) -> None:
+    laptop, email = await signed_up(browser, console)
+    phone = await visit(browser, console)
+    await sign_in(phone.page, email)
+    await expect(phone.page).to_have_url(re.compile(r"/account$"))
+
+    await laptop.page.goto("/account/sessions")
+    rows = laptop.page.locator("tbody tr")
+    await expect(rows).to_have_count(2)
+    await expect(laptop.page.locator("tr[aria-current=true]")).to_contain_text("this browser")
+    await checked(laptop.page, "sessions")
+    other = laptop.page.locator("tbody tr:not([aria-current])")
+    await other.get_by_role("button", name="Sign out").click()
+    await expect(laptop.page.get_by_role("status")).to_have_text("That device is signed out.")
+    await expect(rows).to_have_count(1)
+
+    await phone.page.goto("/account/activity")  # the revoked device is sent to sign in
+    await expect(phone.page).to_have_url(re.compile(r"/account/sign-in\?next=%2Faccount%2Factivity"))
+    await laptop.page.goto("/account/activity")  # this one is still signed in
+    await expect(laptop.page.get_by_role("heading", level=1)).to_have_text("Your activity")
+    await expect(laptop.page.locator("tbody")).to_contain_text("Device signed out")
+    assert laptop.refused == phone.refused == []
+
+
+async def test_totp_enrolment_then_sign_in_with_a_code(browser: Browser, console: Console) -> None:
+    device, email = await signed_up(browser, console)
+    page = device.page
+    await page.goto("/account/security")
+    await checked(page, "security")
+    await page.get_by_role("button", name="Set up an authenticator app").click()
+    await expect(page.get_by_role("img", name="QR code of your new authenticator key")).to_be_visible()
+    await checked(page, "totp-setup")
+    secret = (await page.locator("code.secret").inner_text()).strip()
+    await page.get_by_label("Code from your authenticator app").fill("000000")
+    await page.get_by_role("button", name="Confirm").click()
+    await expect(page.get_by_role("alert")).to_contain_text("not correct")
+    await page.get_by_label("Code from your authenticator app").fill(pyotp.TOTP(secret).now())
+    await page.get_by_role("button", name="Confirm").click()
+    codes = page.get_by_role("list", name="Recovery codes").locator("li")
+    await expect(codes).to_have_count(10)
+    recovery_code = (await codes.first.inner_text()).strip()
+    await checked(page, "recovery-codes")
+
+    await page.get_by_role("button", name="Sign out").click()
+    await sign_in(page, email)
+    await expect(page).to_have_url(re.compile(r"/account/sign-in/second-factor"))
+    await checked(page, "second-factor")
+    await page.get_by_label("Code from your authenticator app").fill("123456")
+    await page.get_by_role("button", name="Continue").click()
+    await expect(page.get_by_role("alert")).to_be_visible()
+    # The confirming code's step is spent; the next step's code signs in.
+    await page.get_by_label("Code from your authenticator app").fill(_fresh_code(secret))
+    await page.get_by_role("button", name="Continue").click()
+    await expect(page).to_have_url(re.compile(r"/account$"))
+
+    await page.get_by_role("button", name="Sign out").click()
+    await sign_in(page, email)
+    await page.get_by_label("Recovery code").fill(recovery_code)
+    await page.get_by_role("button", name="Use a recovery code").click()
+    await expect(page).to_have_url(re.compile(r"/account$"))
+    assert device.refused == []
+
+
+def _fresh_code(secret: str) -> str:
+    """The next time step's code (accepted: one step of drift), as this step's was spent by
+    the confirmation."""
+    return pyotp.TOTP(secret).at(time.time() + 30)
