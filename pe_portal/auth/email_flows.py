@@ -131,7 +131,12 @@ async def reset_password(
     )
     holder = Purpose.RESET_PASSWORD
     user = await _holder(session, claims=claims, purpose=holder, settings=settings, lock=False)
-    check_policy(new_password, min_length=settings.password_min_length, email=user.email)
+    check_policy(
+        new_password,
+        min_length=settings.password_min_length,
+        email=user.email,
+        field="newPassword",
+    )
     await release_connection(session)  # bcrypt must not hold a pooled connection
     new_hash = await hash_password(new_password)
     # Checked again under the row lock: of two concurrent uses of one token, one wins.

@@ -31,7 +31,12 @@ async def change_password(
     check_length(current_password, field="currentPassword")
     if not await verify_password(current_password, user.password):
         raise Forbidden("The current password is not correct.", code="invalid_password")
-    check_policy(new_password, min_length=settings.password_min_length, email=user.email)
+    check_policy(
+        new_password,
+        min_length=settings.password_min_length,
+        email=user.email,
+        field="newPassword",
+    )
     return await replace_password(
         session, user=user, new_hash=await hash_password(new_password),
         action=AuditAction.PASSWORD_CHANGED, context=context,

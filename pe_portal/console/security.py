@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pe_portal.auth import password_change
@@ -99,13 +99,16 @@ async def change_password(request: Request, visitor: VisitorDep, context: Contex
 
 
 def _factor_name(form: forms.Form, schema: type[TotpStartRequest | PasskeyRegisterRequest]) -> str:
-    """The name as the API accepts it (same schema), or its default when left empty."""
+    """The name under the API's own constraint for it (the schema's field), or its default
+    when left empty."""
+    field = schema.model_fields["name"]
     raw = form.get("name").strip()
+    if not raw:
+        return str(field.default)
     try:
-        named = schema.model_validate({"name": raw} if raw else {})
+        return TypeAdapter(Annotated[str, field]).validate_python(raw)
     except ValidationError as error:
         raise InvalidInput("The name is 1 to 64 characters.", code="invalid_name") from error
-    return named.name
 
 
 def _qr_data_uri(svg: str) -> str:

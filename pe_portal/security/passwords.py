@@ -105,21 +105,24 @@ def check_length(password: str, *, field: str = "password") -> None:
         )
 
 
-def check_policy(password: str, *, min_length: int, email: str | None = None) -> None:
-    """The policy for a new password: length bounds, not common, not the e-mail. No composition rules."""
-    check_length(password)
+def check_policy(
+    password: str, *, min_length: int, email: str | None = None, field: str = "password"
+) -> None:
+    """The policy for a new password: length bounds, not common, not the e-mail. No composition
+    rules. Refusals name `field`, the request's name for the new password."""
+    check_length(password, field=field)
     if len(password) < min_length:
         raise InvalidInput(
             f"The password must have at least {min_length} characters.",
             code="password_too_short",
-            details=[{"field": "password", "minLength": min_length}],
+            details=[{"field": field, "minLength": min_length}],
         )
     user_inputs = [email, email.split("@", 1)[0]] if email else []
     if zxcvbn(password, user_inputs=user_inputs)["score"] < _MIN_ZXCVBN_SCORE:
         raise InvalidInput(
             "This password is too common or too easy to guess; choose another.",
             code="password_too_common",
-            details=[{"field": "password"}],
+            details=[{"field": field}],
         )
 
 

@@ -93,7 +93,9 @@ async def test_signing_out_another_device_ends_its_session(
     await expect(rows).to_have_count(1)
 
     await phone.page.goto("/account/activity")  # the revoked device is sent to sign in
-    await expect(phone.page).to_have_url(re.compile(r"/account/sign-in\?next=%2Faccount%2Factivity"))
+    await expect(phone.page).to_have_url(
+        re.compile(r"/account/sign-in\?next=%2Faccount%2Factivity")
+    )
     await laptop.page.goto("/account/activity")  # this one is still signed in
     await expect(laptop.page.get_by_role("heading", level=1)).to_have_text("Your activity")
     await expect(laptop.page.locator("tbody")).to_contain_text("Device signed out")
@@ -106,7 +108,9 @@ async def test_totp_enrolment_then_sign_in_with_a_code(browser: Browser, console
     await page.goto("/account/security")
     await checked(page, "security")
     await page.get_by_role("button", name="Set up an authenticator app").click()
-    await expect(page.get_by_role("img", name="QR code of your new authenticator key")).to_be_visible()
+    await expect(
+        page.get_by_role("img", name="QR code of your new authenticator key")
+    ).to_be_visible()
     await checked(page, "totp-setup")
     secret = (await page.locator("code.secret").inner_text()).strip()
     await page.get_by_label("Code from your authenticator app").fill("000000")
@@ -143,3 +147,70 @@ def _fresh_code(secret: str) -> str:
     """The next time step's code (accepted: one step of drift), as this step's was spent by
     the confirmation."""
     return pyotp.TOTP(secret).at(time.time() + 30)
+
+
+async def _virtual_authenticator(device: Visit) -> None:
+    """Chromium's virtual authenticator (DevTools WebAuthn domain): a platform passkey that
+    verifies its user, as a laptop's fingerprint reader would."""
+    cdp = await device.context.new_cdp_session(device.page)
+    await cdp.send("WebAuthn.enable")
+    await cdp.send(
+        "WebAuthn.addVirtualAuthenticator",
+        {
+            "options": {
+                "protocol": "ctap2",
+                "transport": "internal",
+                "hasResidentKey": True,
+                "hasUserVerification": True,
+                "isUserVerified": True,
+                "automaticPresenceSimulation": True,
+            }
+        },
+    )
+
+
+async def test_a_passkey_added_then_used_to_sign_in(browser: Browser, console: Console) -> None:
+    device, email = await signed_up(browser, console)
+    page = device.page
+    await _virtual_authenticator(device)
+    await page.goto("/account/security")
+    await page.get_by_label("Name of this passkey").fill("Work laptop")
+    await page.get_by_role("button", name="Add a passkey").click()
+    await expect(page.get_by_role("list", name="Recovery codes").locator("li")).to_have_count(10)
+    await page.goto("/account/security")
+    await expect(page.locator("tbody")).to_contain_text("Work laptop")
+
+    await page.get_by_role("button", name="Sign out").click()
+    await sign_in(page, email)
+    await page.get_by_role("button", name="Use the passkey “Work laptop”").click()
+    await expect(page).to_have_url(re.compile(r"/account$"))
+    await page.goto("/account/activity")
+    await expect(page.locator("tbody")).to_contain_text("Second factor used")
+    assert device.refused == []
+
+
+async def test_forgot_password_then_reset_from_the_mail(browser: Browser, console: Console) -> None:
+    device, email = await signed_up(browser, console)
+    page = device.page
+    await page.get_by_role("button", name="Sign out").click()
+    await page.get_by_role("link", name="Forgot your password?").click()
+    await checked(page, "forgot-password")
+    await page.get_by_label("E-mail address").fill(email)
+    await page.get_by_role("button", name="Send the link").click()
+    await expect(page.get_by_role("status")).to_contain_text("we sent it a link")
+
+    await page.goto(await console.mail_link(email, "/reset-password"))
+    await checked(page, "reset-password")
+    await page.get_by_label("New password").fill("short")
+    await page.get_by_role("button", name="Save the new password").click()
+    await expect(page.locator("#newPassword-error")).to_have_text("This password is too short.")
+    await expect(page.get_by_label("New password")).to_have_attribute("aria-invalid", "true")
+    await page.get_by_label("New password").fill("another long passphrase 8")
+    await page.get_by_role("button", name="Save the new password").click()
+    await expect(page.get_by_role("status")).to_contain_text("Your password is changed")
+
+    await sign_in(page, email)  # the old password no longer works
+    await expect(page.get_by_role("alert")).to_have_text("The e-mail or password is not correct.")
+    await sign_in(page, email, "another long passphrase 8")
+    await expect(page).to_have_url(re.compile(r"/account$"))
+    assert device.refused == []
