@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run install install-dev test lint check-types unit bench lock clean openapi
+.PHONY: run install install-dev test lint check-types unit bench lock clean openapi messages
 
 run: install ## set everything up and serve the API on 127.0.0.1:8000 (embedded PostgreSQL)
 	$(BIN)/pe-portal serve
@@ -44,6 +44,14 @@ lock: ## re-resolve dependencies and rewrite the lock files
 	( echo "# Exact pins of the runtime dependencies. Regenerate: make lock"; /tmp/pe-portal-lock/bin/pip freeze --exclude-editable ) > requirements.lock
 	/tmp/pe-portal-lock/bin/pip install --quiet -e '.[dev]'
 	( echo "# Exact pins of runtime + test/dev tools. Regenerate: make lock"; /tmp/pe-portal-lock/bin/pip freeze --exclude-editable ) > requirements-dev.lock
+
+# The translator's workflow (docs/i18n.md): extract the English strings, merge them into the catalogs.
+# tests/i18n/test_catalogs.py runs the same extraction and fails while the two differ.
+LOCALE := pe_portal/i18n/locale
+messages: install-dev ## re-extract messages.pot and update the fr/de catalogs from it
+	$(BIN)/pybabel --quiet extract --mapping-file=babel.cfg --project=pe-portal \
+		--copyright-holder=pe-portal --add-comments=Translators: --output-file=$(LOCALE)/messages.pot .
+	$(BIN)/pybabel update --input-file=$(LOCALE)/messages.pot --output-dir=$(LOCALE) --ignore-obsolete
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

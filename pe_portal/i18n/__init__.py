@@ -1,56 +1,34 @@
-"""PLACEHOLDER until the Babel catalogs land (branch i18n-catalogs): the interface only."""
+"""Languages and translations shared by everything a person reads: the mails and the console.
 
-from __future__ import annotations
+English is the source language (msgids are the English text); French and German come from the
+gettext catalogs under `locale/`, compiled in memory when first used (no `.mo` files in git).
+The translator's workflow (extract, update, translate, check) is in docs/i18n.md.
 
-from datetime import UTC, datetime
-from functools import cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+    from pe_portal import i18n
 
-import jinja2
-from babel.support import NullTranslations
+    lang = i18n.negotiate(profile.language, request.headers.get("accept-language"))
+    page = i18n.templates("pe_portal.console", lang).get_template("sessions.html")
+    when = i18n.format_datetime(at, zone=i18n.resolve_zone(profile.timezone), language=lang)
+    title = i18n.gettext("Your sessions", language=lang)   # strings in Python code
 
-LANGUAGES: tuple[str, ...] = ("en", "fr", "de")
-DEFAULT_LANGUAGE = "en"
+In templates, `{% trans %}…{% endtrans %}`, `_()`, `pgettext()` and `ngettext()` are installed
+*newstyle*: placeholders are `%`-formatted by gettext itself, and escaped in HTML templates.
+"""
 
+from pe_portal.i18n.catalogs import gettext, ngettext, pgettext, translations
+from pe_portal.i18n.languages import DEFAULT_LANGUAGE, LANGUAGES, negotiate
+from pe_portal.i18n.rendering import templates
+from pe_portal.i18n.times import format_datetime, resolve_zone
 
-def negotiate(*preferences: str | None) -> str:
-    for preference in preferences:
-        for part in (preference or "").split(","):
-            tag = part.split(";")[0].strip().lower().split("-")[0]
-            if tag in LANGUAGES:
-                return tag
-    return DEFAULT_LANGUAGE
-
-
-@cache
-def translations(language: str) -> NullTranslations:
-    return NullTranslations()
-
-
-@cache
-def templates(package: str, language: str) -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader(package, "templates"),
-        autoescape=jinja2.select_autoescape(disabled_extensions=("txt",), default=True),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        extensions=["jinja2.ext.i18n"],
-    )
-    env.install_gettext_translations(translations(language), newstyle=True)  # type: ignore[attr-defined]
-    return env
-
-
-def resolve_zone(timezone: str | None) -> ZoneInfo:
-    try:
-        return ZoneInfo(timezone or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
-
-
-def format_datetime(value: datetime, *, zone: ZoneInfo, language: str) -> str:
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    local = value.astimezone(zone)
-    offset = local.strftime("%z")
-    return f"{local:%Y-%m-%d %H:%M} {zone.key} (UTC{offset[:3]}:{offset[3:]})"
+__all__ = [
+    "DEFAULT_LANGUAGE",
+    "LANGUAGES",
+    "format_datetime",
+    "gettext",
+    "negotiate",
+    "ngettext",
+    "pgettext",
+    "resolve_zone",
+    "templates",
+    "translations",
+]

@@ -10,12 +10,14 @@ Sending from a service (no FastAPI; never raises a delivery error)::
         "password_reset",
         session=session,            # the caller's unit of work: sent iff it commits
         to=user.email,
-        language=profile.language,  # BCP 47 or None: the tag, its primary language, else English
+        language=profile.language,  # BCP 47 or None: its primary language if we have it, else English
         timezone=profile.timezone,  # IANA name or None (UTC)
         context={"token": token, "expires_at": expires_at},
     )
 
-Templates (`templates/<lang>/<name>.txt|.html`, English, French, German) and their context;
+Templates (`templates/<name>.txt|.html`, one per message and part, their words in English inside
+`{% trans %}`; French and German come from the shared catalogs, `pe_portal.i18n`, docs/i18n.md)
+and their context;
 datetimes aware, or naive UTC as read from the database; a missing key raises
 `jinja2.UndefinedError` (a bug for the tests to catch):
 

@@ -1,65 +1,31 @@
-"""Rendering: one message as plain text and HTML, in the recipient's language and timezone."""
+"""Rendering: one message as plain text and HTML, in the recipient's language and timezone.
+
+One template per message and part (`templates/<name>.txt|.html`); the words come from the shared
+catalogs (`pe_portal.i18n`), so the mails and the console say things the same way.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 from functools import cache, partial
 from typing import Any
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jinja2
 
+from pe_portal import i18n
 from pe_portal.clock import utcnow
 from pe_portal.config import Settings
 
-DEFAULT_LANGUAGE = "en"
-
-_env = jinja2.Environment(
-    loader=jinja2.PackageLoader("pe_portal.mail", "templates"),
-    # Only the plain-text part is left unescaped: anything else that is ever added is HTML-safe.
-    autoescape=jinja2.select_autoescape(disabled_extensions=("txt",), default=True),
-    undefined=jinja2.StrictUndefined,  # a context key a template needs and did not get is a bug
-    trim_blocks=True,
-    lstrip_blocks=True,
-    keep_trailing_newline=True,
-)
+_PACKAGE = "pe_portal.mail"
 
 
 @cache
 def _available() -> frozenset[str]:
-    return frozenset(_env.list_templates())
-
-
-def resolve_language(language: str | None, template: str) -> str:
-    """The tag itself, else its primary language, else English: the first that has `template`."""
-    tag = (language or "").strip().replace("_", "-").lower()
-    for candidate in (tag, tag.split("-")[0], DEFAULT_LANGUAGE):
-        if candidate and f"{candidate}/{template}.txt" in _available():
-            return candidate
-    raise ValueError(f"unknown mail template {template!r}")
-
-
-def resolve_zone(timezone: str | None) -> ZoneInfo:
-    """The recipient's IANA zone; UTC when unset or unknown (profiles are validated upstream)."""
-    try:
-        return ZoneInfo(timezone or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
-
-
-def format_time(value: datetime, *, zone: ZoneInfo) -> str:
-    """`2025-01-09 13:30 Europe/Paris (UTC+01:00)`: unambiguous in every language."""
-    if value.tzinfo is None:  # timestamps read from the database are naive UTC
-        value = value.replace(tzinfo=UTC)
-    local = value.astimezone(zone)
-    if zone.key == "UTC":
-        return f"{local:%Y-%m-%d %H:%M} UTC"
-    offset = local.strftime("%z")
-    return f"{local:%Y-%m-%d %H:%M} {zone.key} (UTC{offset[:3]}:{offset[3:]})"
+    # The same files serve every language: the English environment lists them.
+    return frozenset(i18n.templates(_PACKAGE, i18n.DEFAULT_LANGUAGE).list_templates())
 
 
 def _link(public_url: str, path: str, **params: str) -> str:
@@ -86,17 +52,20 @@ def render(
     Raises ValueError for an unknown template or a malformed address, and
     jinja2.UndefinedError when `context` lacks a key the template uses.
     """
-    lang = resolve_language(language, template)
+    if f"{template}.txt" not in _available():
+        raise ValueError(f"unknown mail template {template!r}")
+    lang = i18n.negotiate(language)
     variables = {
         **context,
         "lang": lang,
-        "local": partial(format_time, zone=resolve_zone(timezone)),
+        "local": partial(i18n.format_datetime, zone=i18n.resolve_zone(timezone), language=lang),
         "url": partial(_link, settings.public_url),
     }
-    text_template = _env.get_template(f"{lang}/{template}.txt")
+    environment = i18n.templates(_PACKAGE, lang)
+    text_template = environment.get_template(f"{template}.txt")
     subject = _render_block(text_template, "subject", variables)
     text = text_template.render(variables)
-    html = _env.get_template(f"{lang}/{template}.html").render(variables, subject=subject)
+    html = environment.get_template(f"{template}.html").render(variables, subject=subject)
     return _compose(settings, to=to, subject=subject, lang=lang, text=text, html=html)
 
 

@@ -169,3 +169,82 @@ def test_unknown_template_is_refused(mail_settings: Settings) -> None:
 def test_a_recipient_cannot_smuggle_headers(mail_settings: Settings) -> None:
     with pytest.raises(ValueError, match=r"linefeed|carriage"):
         _render(mail_settings, "password_changed", to="a@example.com\r\nBcc: eve@example.com")
+
+
+def test_a_french_mail_is_french_throughout(mail_settings: Settings) -> None:
+    message = _render(mail_settings, "password_changed", language="fr-CH", timezone="Europe/Paris")
+
+    assert message["Subject"] == "Votre mot de passe a été modifié"
+    assert text_of(message) == (
+        "Bonjour,\n\n"
+        "Le mot de passe de votre compte a été modifié le 2025-01-09 13:30 Europe/Paris (UTC+01:00).\n"
+        "Les sessions ouvertes sur vos autres appareils ont été déconnectées.\n\n"
+        "Si vous n'êtes pas à l'origine de ce changement, choisissez tout de suite\n"
+        "un nouveau mot de passe avec « Mot de passe oublié » et vérifiez vos sessions :\n\n"
+        "https://portal.example/account/sessions\n\n"
+        "-- \n"
+        "Message automatique de pe-portal, le portail investisseurs.\n"
+        "Les réponses ne sont pas lues.\n"
+    )
+    html = html_of(message)
+    assert '<html lang="fr">' in html
+    assert ">Voir mes sessions</a>" in html
+    assert "Message automatique de pe-portal, le portail investisseurs. Les réponses" in html
+
+
+def test_a_german_mail_is_german_throughout(mail_settings: Settings) -> None:
+    context = {"user_agent": None, "ip_address": "203.0.113.9", "at": WINTER}
+
+    message = _render(mail_settings, "new_device_login", language="de-AT", context=context)
+
+    assert message["Subject"] == "Neue Anmeldung bei Ihrem Konto"
+    assert message["Content-Language"] == "de"
+    assert text_of(message) == (
+        "Guten Tag,\n\n"
+        "bei Ihrem Konto hat sich ein Gerät angemeldet, das wir noch nicht kannten.\n\n"
+        "Gerät:      unbekannt\n"
+        "IP-Adresse: 203.0.113.9\n"
+        "Zeit:       2025-01-09 12:30 UTC\n\n"
+        "Wenn Sie das waren, ist nichts zu tun. Andernfalls melden Sie diese Sitzung ab\n"
+        "und ändern Sie Ihr Passwort:\n\n"
+        "https://portal.example/account/sessions\n\n"
+        "-- \n"
+        "Automatische Nachricht von pe-portal, dem Investorenportal.\n"
+        "Antworten werden nicht gelesen.\n"
+    )
+    html = html_of(message)
+    assert ">Gerät</th><td" in html
+    assert ">Meine Sitzungen ansehen</a>" in html
+
+
+@pytest.mark.parametrize(("by_operator", "said"), [(True, " von einem Administrator"), (False, "")])
+def test_a_sentence_is_translated_whole_not_pieced_together(
+    mail_settings: Settings, by_operator: bool, said: str
+) -> None:
+    context = {"at": WINTER, "added": False, "kind": "TOTP", "name": "Phone"}
+
+    message = _render(
+        mail_settings,
+        "mfa_factor_changed",
+        language="de",
+        context={**context, "by_operator": by_operator},
+    )
+
+    expected = f"Der zweite Faktor TOTP „Phone“ wurde am 2025-01-09 12:30 UTC{said} aus Ihrem Konto entfernt."
+    assert expected in text_of(message)
+    assert expected in html_of(message)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_values_in_translated_sentences_are_escaped_in_html_only(
+    mail_settings: Settings, language: str
+) -> None:
+    name = '<b>"Ann\'s" & co</b>'
+    context = {"at": WINTER, "added": True, "kind": "TOTP", "name": name, "by_operator": False}
+
+    message = _render(mail_settings, "mfa_factor_changed", language=language, context=context)
+
+    assert "&lt;b&gt;&#34;Ann&#39;s&#34; &amp; co&lt;/b&gt;" in html_of(message)
+    assert "<b>" not in html_of(message)
+    assert name in text_of(message)  # plain text: no HTML entities
+    assert "&amp;" not in text_of(message)
