@@ -3,6 +3,7 @@ last-resort 500. Written against ASGI directly because it sits on the hot path o
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 import re
@@ -73,7 +74,7 @@ class PortalMiddleware:
 
         rejection = self._reject(scope)
         if rejection is not None:
-            await _send_error(send_with_headers, *rejection)
+            await _send_error(send_with_headers, *rejection, page=console.serves(scope["path"]))
             return
         # Only the methods whose handlers read a body need it counted (GET, HEAD: none).
         if scope["method"].encode() in _BODY_METHODS:
@@ -82,7 +83,10 @@ class PortalMiddleware:
             await self.app(scope, receive, send_with_headers)
         except BodyTooLarge:
             if not started:
-                await _send_error(send_with_headers, 413, "payload_too_large", self._too_large())
+                await _send_error(
+                    send_with_headers, 413, "payload_too_large", self._too_large(),
+                    page=console.serves(scope["path"]),
+                )  # fmt: skip
         except Exception:
             log.exception("unhandled error (request %s)", request_id)
             if not started:
@@ -151,17 +155,33 @@ class PortalMiddleware:
         return limited_receive
 
 
-async def _send_error(send: Send, status: int, code: str, message: str) -> None:
-    body: dict[str, Any] = {"error": {"code": code, "message": message, "details": None}}
-    payload = json.dumps(body).encode()
+async def _send_error(
+    send: Send, status: int, code: str, message: str, *, page: bool = False
+) -> None:
+    """The error shape; for a page (a person's browser), the same words as a minimal page."""
+    if page:
+        content_type, payload = b"text/html; charset=utf-8", _page(message)
+    else:
+        body: dict[str, Any] = {"error": {"code": code, "message": message, "details": None}}
+        content_type, payload = b"application/json", json.dumps(body).encode()
     await send(
         {
             "type": "http.response.start",
             "status": status,
             "headers": [
-                (b"content-type", b"application/json"),
+                (b"content-type", content_type),
                 (b"content-length", str(len(payload)).encode()),
             ],
         }
     )
     await send({"type": "http.response.body", "body": payload})
+
+
+def _page(message: str) -> bytes:
+    # Refused before any handler ran (no language, no session): plain and self-contained.
+    text = html.escape(message)
+    return (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{text}</title>'
+        f'</head><body><main><h1>{text}</h1><p><a href="/account">Back to your account</a>'
+        "</p></main></body></html>"
+    ).encode()
