@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import datetime, timedelta
 from itertools import count
+from zoneinfo import ZoneInfo
 
 import pyotp
 import pytest
 from playwright.async_api import Browser, Page, expect
+
+from pe_portal import i18n
 
 from tests.console.conftest import PASSWORD, Console, Visit, checked, visit
 
@@ -214,3 +218,67 @@ async def test_forgot_password_then_reset_from_the_mail(browser: Browser, consol
     await sign_in(page, email, "another long passphrase 8")
     await expect(page).to_have_url(re.compile(r"/account$"))
     assert device.refused == []
+
+
+async def test_activity_in_the_persons_zone_and_language(
+    browser: Browser, console: Console
+) -> None:
+    device, _ = await signed_up(browser, console)
+    page = device.page
+    await page.get_by_label("Time zone").select_option("Asia/Tokyo")
+    await page.get_by_label("Language").select_option("fr")
+    await page.get_by_role("button", name="Save").click()
+
+    french = i18n.translations("fr").gettext
+    await page.goto("/account/activity")
+    await expect(page.locator("html")).to_have_attribute("lang", "fr")
+    await expect(page.get_by_role("heading", level=1)).to_have_text(french("Your activity"))
+    assert french("Your activity") != "Your activity"
+    first_row = page.locator("tbody tr").first
+    await expect(first_row).to_contain_text(french("Profile changed"))
+    await expect(first_row).to_contain_text("Asia/Tokyo (UTC+09:00)")
+    await checked(page, "activity-fr")
+
+    # A day filter is a day in Tokyo: tomorrow there has nothing yet.
+    tomorrow = (datetime.now(ZoneInfo("Asia/Tokyo")) + timedelta(days=1)).date().isoformat()
+    await page.goto(f"/account/activity?from={tomorrow}")
+    await expect(page.locator("tbody")).to_contain_text(
+        french("Nothing to show for these filters.")
+    )
+    await page.goto("/account/activity?action=LOGIN")
+    await expect(page.locator("tbody tr")).to_have_count(1)
+    await expect(page.locator("tbody")).to_contain_text(french("Signed in"))
+    assert device.refused == []
+
+
+async def test_a_form_posted_from_another_site_is_refused(
+    browser: Browser, console: Console
+) -> None:
+    """127.0.0.1 is another site than localhost: its page posts to the console's sign-out."""
+    device, _ = await signed_up(browser, console)
+    attacker = device.page
+    await attacker.route(
+        "http://127.0.0.1:9/evil",
+        lambda route: route.fulfill(
+            content_type="text/html",
+            body=f'<form method="post" action="{console.url}/account/sign-out">'
+            '<input name="csrf_token" value="guess"><button>Win a prize</button></form>',
+        ),
+    )
+    await attacker.goto("http://127.0.0.1:9/evil")
+    await attacker.get_by_role("button", name="Win a prize").click()
+    await expect(attacker.get_by_role("alert")).to_contain_text("did not come from this site")
+    await attacker.goto("/account/sessions")  # still signed in
+    await expect(attacker.get_by_role("heading", level=1)).to_have_text("Your devices")
+
+
+async def test_each_page_weighs_under_100_kb(browser: Browser, console: Console) -> None:
+    device, _ = await signed_up(browser, console)
+    for path in ("/account", "/account/sessions", "/account/security", "/account/activity",
+                 "/account/sign-in", "/account/register", "/account/forgot-password"):  # fmt: skip
+        await device.page.goto(path)  # HTML, CSS and script, as the browser decoded them
+        weight = await device.page.evaluate(
+            "performance.getEntriesByType('navigation').concat("
+            "performance.getEntriesByType('resource')).reduce((sum, e) => sum + e.decodedBodySize, 0)"
+        )
+        assert 0 < weight < 100_000, (path, weight)
