@@ -15,7 +15,6 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 
 from pe_portal import i18n
-
 from tests.console.conftest import PASSWORD, Console, Visit, checked, visit
 
 pytestmark = pytest.mark.browser
