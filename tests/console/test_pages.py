@@ -4,18 +4,22 @@ refusal is a readable page with a 4xx, never a 5xx, and writes nothing."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Mapping
+from datetime import timedelta
 
 import httpx
+import pyotp
 import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from pe_portal.clock import clock
 from pe_portal.console import pages
 from pe_portal.users import service as users
 from tests.auth.helpers import execute, scalar
 from tests.console.conftest import PASSWORD, csrf_of
-from tests.factories import register, unique_email
+from tests.factories import login, register, unique_email
 
 ANONYMOUS_PAGES = ["/account/sign-in", "/account/register", "/account/forgot-password"]
 SIGNED_IN_PAGES = ["/account", "/account/sessions", "/account/security", "/account/activity"]
@@ -279,3 +283,60 @@ async def test_the_language_follows_the_browser_until_the_profile_says(
     assert '<html lang="de">' in german.text
     other = await client.get("/account/sign-in", headers={"Accept-Language": "pt-BR"})
     assert '<html lang="en">' in other.text
+
+
+async def _with_totp(client: httpx.AsyncClient, email: str) -> str:
+    """The account's first factor, enrolled through the API; its seed."""
+    signed = await login(client, email, PASSWORD)
+    started = await client.post("/api/v1/auth/mfa/totp", headers=signed.headers)
+    secret: str = started.json()["secret"]
+    confirmed = await client.post(
+        f"/api/v1/auth/mfa/totp/{started.json()['factorId']}/confirm",
+        json={"code": pyotp.TOTP(secret).now()}, headers=signed.headers,
+    )  # fmt: skip
+    assert confirmed.status_code == 200, confirmed.text
+    return secret
+
+
+async def test_a_password_change_needs_a_recent_second_factor(
+    client: httpx.AsyncClient, db_session: AsyncSession
+) -> None:
+    email = unique_email()
+    await register(client, email, password=PASSWORD)
+    secret = await _with_totp(client, email)
+    first_step = await sign_in(client, email)
+    assert first_step.headers["location"].startswith("/account/sign-in/second-factor")
+    second = await client.get(first_step.headers["location"])
+    code = pyotp.TOTP(secret).at(time.time() + 30)  # this step's code confirmed the factor
+    done = await post_form(
+        client, "/account/sign-in/second-factor",
+        {"csrf_token": csrf_of(second.text), "code": code, "next": "/account/security"},
+    )  # fmt: skip
+    assert done.headers["location"] == "/account/security"
+
+    clock.advance(timedelta(seconds=601))  # past MFA_STEP_UP_MAX_AGE
+    page = await client.get("/account/security")
+    change = {"csrf_token": csrf_of(page.text), "currentPassword": PASSWORD,
+              "newPassword": "a brand new passphrase 9"}  # fmt: skip
+    refused = await post_form(client, "/account/security/password", change)
+    assert refused.status_code == 303
+    assert refused.headers["location"].startswith("/account/sign-in?next=%2Faccount%2Fsecurity")
+    assert "step_up=1" in refused.headers["location"]
+    changed = "SELECT count(*) FROM audit_logs WHERE action = 'PASSWORD_CHANGED'"
+    assert await scalar(db_session, changed) == 0
+    # Signing in again with the factor (the page the refusal named) lets the change through.
+    token = await form_token(client, refused.headers["location"])
+    again = await post_form(
+        client, "/account/sign-in", {"csrf_token": token, "email": email, "password": PASSWORD}
+    )
+    second = await client.get(again.headers["location"])
+    code = pyotp.TOTP(secret).at(clock.now())  # the server's clock, advanced
+    await post_form(
+        client, "/account/sign-in/second-factor",
+        {"csrf_token": csrf_of(second.text), "code": code, "next": "/account/security"},
+    )  # fmt: skip
+    accepted = await post_form(client, "/account/security/password", change)
+    assert accepted.headers["location"] == "/account/security?done=password_changed"
+    assert await scalar(db_session, changed) == 1
+    ended = "SELECT count(*) FROM sessions WHERE NOT is_revoked"
+    assert await scalar(db_session, ended) == 1  # the browser's former session too
