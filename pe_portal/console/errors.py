@@ -19,10 +19,15 @@ from pe_portal.db.engine import is_unavailable
 from pe_portal.http.errors import status_for
 
 log = logging.getLogger("pe_portal.console")
+ENROLMENT_PAGE = "/account/security"
 
 
 class SignInRequired(Exception):
     """No live browser session: the page sends the visitor to sign in, and back afterwards."""
+
+
+class EnrolmentRequired(Exception):
+    """MFA_ENFORCE, and the account signed in without a second factor: the security page only."""
 
 
 def retry_headers(error: Exception) -> dict[str, str]:
@@ -82,6 +87,8 @@ async def guard(request: Request, call: Callable[[], Awaitable[Response]]) -> Re
         return await call()
     except SignInRequired:
         return not_signed_in(request)
+    except EnrolmentRequired:
+        return pages.redirect(request, ENROLMENT_PAGE)
     except errors.PortalError as error:
         return portal_error_page(request, error)
     except RequestValidationError:

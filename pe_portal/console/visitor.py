@@ -11,7 +11,7 @@ from fastapi import Depends, Request
 from pe_portal.auth import service as auth
 from pe_portal.config import Settings
 from pe_portal.console import cookies, pages
-from pe_portal.console.errors import SignInRequired
+from pe_portal.console.errors import ENROLMENT_PAGE, EnrolmentRequired, SignInRequired
 from pe_portal.context import RequestContext
 from pe_portal.db.engine import unit_of_work
 from pe_portal.errors import Unauthenticated
@@ -60,9 +60,20 @@ async def _from_session_cookie(request: Request) -> Principal:
     )
 
 
+def _refuse_unless_enrolling(request: Request, principal: Principal) -> None:
+    """MFA_ENFORCE as the API applies it: at aal1, only setting up a factor (and signing out)."""
+    settings: Settings = request.app.state.settings
+    if not settings.mfa_enforce or principal.assurance.aal >= 2:
+        return
+    path = request.url.path
+    if not path.startswith((ENROLMENT_PAGE, "/account/sign-out", "/account/static")):
+        raise EnrolmentRequired
+
+
 async def current_principal(request: Request) -> Principal:
     """The browser's principal; SignInRequired when it has no live session."""
     principal = await _from_access_cookie(request) or await _from_session_cookie(request)
+    _refuse_unless_enrolling(request, principal)
     async with unit_of_work(request.app.state.read_sessionmaker) as session:
         profile = await profiles.find(session, user_id=principal.user_id)
     pages.set_person(

@@ -340,3 +340,15 @@ async def test_a_password_change_needs_a_recent_second_factor(
     assert await scalar(db_session, changed) == 1
     ended = "SELECT count(*) FROM sessions WHERE NOT is_revoked"
     assert await scalar(db_session, ended) == 1  # the browser's former session too
+
+
+async def test_with_mfa_enforced_an_account_without_a_factor_reaches_only_the_security_page(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    app.state.settings = app.state.settings.model_copy(update={"mfa_enforce": True})
+    await signed_in(client)
+    for path in ("/account", "/account/sessions", "/account/activity"):
+        response = await client.get(path)
+        assert response.status_code == 303
+        assert response.headers["location"] == "/account/security"
+    assert (await client.get("/account/security")).status_code == 200
