@@ -248,34 +248,21 @@ async def logout(session: AsyncSession, *, principal: Principal, context: Reques
 
 
 async def logout_all(
-    session: AsyncSession, *, principal: Principal, context: RequestContext
-) -> int:
-    """Revoke every session of the user, this one included; how many."""
-    count = await sessions.revoke_all(session, user_id=principal.user_id)
+    session: AsyncSession, *, principal: Principal, context: RequestContext,
+    keep_current: bool = False,
+) -> int:  # fmt: skip
+    """Revoke every session of the user, this one too unless `keep_current`; how many."""
+    kept = principal.session_id if keep_current else None
+    count = await sessions.revoke_all(session, user_id=principal.user_id, except_session=kept)
+    details: dict[str, object] = {"sessionsRevoked": count}
+    if kept is not None:
+        details["keptSessionId"] = kept
     await record(
         session,
         action=AuditAction.LOGOUT_ALL,
         resource=AuditResource.AUTH,
         context=context,
         user_id=principal.user_id,
-        details={"sessionsRevoked": count},
-    )
-    return count
-
-
-async def logout_others(
-    session: AsyncSession, *, principal: Principal, context: RequestContext
-) -> int:
-    """Revoke every other session of the user, keeping this one; how many."""
-    count = await sessions.revoke_all(
-        session, user_id=principal.user_id, except_session=principal.session_id
-    )
-    await record(
-        session,
-        action=AuditAction.LOGOUT_ALL,
-        resource=AuditResource.AUTH,
-        context=context,
-        user_id=principal.user_id,
-        details={"sessionsRevoked": count, "keptSessionId": principal.session_id},
+        details=details,
     )
     return count

@@ -28,7 +28,7 @@ async def devices(request: Request, visitor: VisitorDep) -> Response:
 @router.post("/others/revoke", dependencies=[Depends(csrf.check)])
 async def revoke_others(request: Request, visitor: VisitorDep, context: ContextDep) -> Response:
     async with unit_of_work(request.app.state.sessionmaker) as session:
-        await auth.logout_others(session, principal=visitor, context=context)
+        await auth.logout_all(session, principal=visitor, context=context, keep_current=True)
     return pages.redirect(request, "/account/sessions", done="others_revoked")
 
 

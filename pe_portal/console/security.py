@@ -55,11 +55,16 @@ async def _require_step_up(request: Request, visitor: Principal) -> None:
         raise StepUpRequired(max_age=request.app.state.settings.mfa_step_up_max_age)
 
 
-def _step_up_page(request: Request, visitor: Principal) -> Response:
-    """Sign in again with the factor, then come back here."""
-    return pages.redirect(
-        request, "/account/sign-in", next=HOME, step_up="1", email=visitor.account.email
-    )
+async def _step_up_refusal(request: Request, visitor: Principal) -> Response | None:
+    """None when the action may go ahead; else the way to it: sign in again with the factor,
+    then come back here."""
+    try:
+        await _require_step_up(request, visitor)
+    except StepUpRequired:
+        return pages.redirect(
+            request, "/account/sign-in", next=HOME, step_up="1", email=visitor.account.email
+        )
+    return None
 
 
 def _problem(error: PortalError, request: Request) -> str:
@@ -75,8 +80,9 @@ async def security(request: Request, visitor: VisitorDep) -> Response:
 async def change_password(request: Request, visitor: VisitorDep, context: ContextDep) -> Response:
     form = await forms.read(request)
     state = request.app.state
+    if (refusal := await _step_up_refusal(request, visitor)) is not None:
+        return refusal
     try:
-        await _require_step_up(request, visitor)
         async with unit_of_work(state.sessionmaker) as session:
             user = await users.get(session, user_id=visitor.user_id)
             await password_change.change_password(
@@ -84,8 +90,6 @@ async def change_password(request: Request, visitor: VisitorDep, context: Contex
                 current_password=form.get("currentPassword"),
                 new_password=form.get("newPassword"), context=context, settings=state.settings,
             )  # fmt: skip
-    except StepUpRequired:
-        return _step_up_page(request, visitor)
     except PortalError as error:
         form.errors.update(dict.fromkeys(
             [name for name in forms.fields_named(error) if name in form.values]
@@ -220,10 +224,8 @@ async def add_passkey(request: Request, visitor: VisitorDep, context: ContextDep
 async def remove_factor(
     factor_id: str, request: Request, visitor: VisitorDep, context: ContextDep
 ) -> Response:
-    try:
-        await _require_step_up(request, visitor)
-    except StepUpRequired:
-        return _step_up_page(request, visitor)
+    if (refusal := await _step_up_refusal(request, visitor)) is not None:
+        return refusal
     async with unit_of_work(request.app.state.sessionmaker) as session:
         user = await users.get(session, user_id=visitor.user_id)
         await mfa.remove_factor(session, user=user, factor_id=factor_id[:64], context=context)
@@ -234,10 +236,8 @@ async def remove_factor(
 async def new_recovery_codes(
     request: Request, visitor: VisitorDep, context: ContextDep
 ) -> Response:
-    try:
-        await _require_step_up(request, visitor)
-    except StepUpRequired:
-        return _step_up_page(request, visitor)
+    if (refusal := await _step_up_refusal(request, visitor)) is not None:
+        return refusal
     async with unit_of_work(request.app.state.sessionmaker) as session:
         user = await users.get(session, user_id=visitor.user_id)
         codes = await mfa.regenerate_recovery_codes(
