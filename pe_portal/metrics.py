@@ -83,6 +83,23 @@ MAIL_FAILED = Gauge(
     "Messages given up on and kept in the outbox (`pe-portal mail retry --failed`), when scraped.",
     multiprocess_mode="mostrecent",
 )
+# Password hashing's admission (pe_portal.security.hashing): sign-ins waiting for a turn, how
+# long the admitted waited, and the refused (`estimate`: at once; `timeout`: after waiting).
+SIGN_IN_QUEUE = Gauge(
+    "pe_portal_sign_in_queue",
+    "Sign-ins (and other password checks) waiting for a hashing turn.",
+    multiprocess_mode="livesum",
+)
+SIGN_IN_WAIT = Histogram(
+    "pe_portal_sign_in_wait_seconds",
+    "Time an admitted sign-in waited for its hashing turn.",
+    buckets=(0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0),
+)
+SIGN_IN_REFUSED = Counter(
+    "pe_portal_sign_in_refused",
+    "Sign-ins refused 503 busy: `estimate` (the queue's wait too long), `timeout` (waited out).",
+    ["reason"],
+)
 READS = Counter(
     "pe_portal_db_reads",
     "Read-only units of work, by where they ran (primary, replica).",

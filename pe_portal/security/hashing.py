@@ -1,0 +1,210 @@
+"""The CPU share of password hashing and the admission of sign-ins to it (issue 19).
+
+bcrypt releases the GIL, so its threads run beside the event loop on other cores. Two rules:
+
+* **A share of the CPU.** Each process runs enough hashing threads to use every core when
+  nothing else runs (its part of them, with several workers). While reads compete for the CPU
+  the hashing threads get `SIGN_IN_CPU_SHARE` of it: Linux shares a contended core among
+  runnable threads by weight, and the threads' nice value is chosen so that their weight
+  against the process's event loop (nice 0) is that share. Nothing needs privileges: a thread
+  may always lower its own priority. (Before: nice 19, so saturating reads left sign-ins
+  almost nothing; docs/benchmarks.md.)
+* **A queue bounded by time.** A sign-in takes a turn before any other work; turns are
+  twice the threads, so one's database work overlaps another's hashing. The wait for a
+  turn is estimated from the queue: its position times the measured mean turn (an EWMA of
+  real ones, so it follows the CPU the share leaves) divided by the turns. A sign-in whose
+  estimate exceeds `SIGN_IN_MAX_WAIT` is refused without joining the queue (answered when
+  that wait is over), `Retry-After` the estimate; one that joined and still waits that long is
+  refused then. A refused attempt costs its request and no queue place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import os
+import threading
+import time
+import weakref
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from pe_portal import metrics
+from pe_portal.config import get_settings
+from pe_portal.errors import Unavailable
+
+T = TypeVar("T")
+
+_NICE_0_WEIGHT = 1024  # Linux's CFS weight of nice 0; each nice step divides it by about 1.25
+_FIRST_TURN_SECONDS = 0.3  # a cost-12 compare and its queries on a current core, until measured
+_EWMA_WEIGHT = 0.2  # of the newest turn: about the last ten count
+_MAX_RETRY_AFTER = 60
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How many hashing threads a process runs, at which nice value, and its turns."""
+
+    threads: int
+    nice: int
+    turns: int
+
+
+def plan(*, share: float, cores: int, workers: int) -> Plan:
+    """Threads for this process's part of the cores (at least one), at the nice value whose
+    CFS weight against one nice-0 event loop gives the hashing `share` of a contended CPU."""
+    threads = max(1, math.ceil(cores / workers))
+    wanted = share / (1 - share)  # the hashing's weight in nice-0 threads
+    threads = max(threads, math.ceil(wanted - 1e-9))
+    per_thread = wanted / threads
+    nice = round(math.log(1 / per_thread) / math.log(1.25)) if per_thread < 1 else 0
+    return Plan(threads=threads, nice=min(19, max(0, nice)), turns=threads * 2)
+
+
+def weight(nice: int) -> float:
+    """The CFS weight of a nice value (nice 0: 1024)."""
+    return _NICE_0_WEIGHT / 1.25**nice
+
+
+@dataclass
+class _Turns:
+    """One event loop's turns: a FIFO semaphore and who holds or waits for it."""
+
+    free: asyncio.Semaphore
+    held: int = 0
+    waiting: int = 0
+
+
+@dataclass
+class Capacity:
+    """The process's hashing threads and the admission to them."""
+
+    plan: Plan
+    max_wait: float
+    mean_turn: float = _FIRST_TURN_SECONDS
+    executor: ThreadPoolExecutor = field(init=False)
+    _loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Turns] = field(
+        init=False, default_factory=weakref.WeakKeyDictionary
+    )
+
+    def __post_init__(self) -> None:
+        nice = self.plan.nice
+        self.executor = ThreadPoolExecutor(
+            max_workers=self.plan.threads, thread_name_prefix="bcrypt",
+            initializer=lambda: _set_nice(nice),
+        )  # fmt: skip
+
+    def turns(self) -> _Turns:
+        loop = asyncio.get_running_loop()
+        found = self._loops.get(loop)
+        if found is None:
+            found = self._loops[loop] = _Turns(asyncio.Semaphore(self.plan.turns))
+        return found
+
+    def estimated_wait(self, turns: _Turns) -> float:
+        """Seconds until a newcomer gets a turn: its place beyond the turns, each turn freed
+        every mean turn / turns seconds."""
+        ahead = turns.held + turns.waiting
+        if ahead < self.plan.turns:
+            return 0.0
+        return (ahead - self.plan.turns + 1) * self.mean_turn / self.plan.turns
+
+    def took(self, seconds: float) -> None:
+        self.mean_turn += _EWMA_WEIGHT * (seconds - self.mean_turn)
+
+    def busy(self, estimate: float, reason: str) -> Unavailable:
+        metrics.SIGN_IN_REFUSED.labels(reason).inc()
+        retry_after = min(_MAX_RETRY_AFTER, max(1, math.ceil(estimate)))
+        return Unavailable(
+            "Too many sign-ins at once; retry in a moment.", code="busy", retry_after=retry_after
+        )
+
+
+def _set_nice(nice: int) -> None:
+    """Runs in each new hashing thread; Linux applies a nice value to the thread alone."""
+    with contextlib.suppress(OSError, AttributeError):  # other systems: normal priority
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+
+
+_capacity: Capacity | None = None
+_admitted: ContextVar[bool] = ContextVar("pe_portal_hashing_admitted", default=False)
+
+
+def configure(*, share: float, workers: int, max_wait: float) -> Capacity:
+    """Size this process's hashing for `share` of the machine split over `workers` processes
+    (the app calls it at start-up with its settings). The same sizing again changes nothing."""
+    global _capacity
+    previous = _capacity
+    wanted = plan(share=share, cores=os.cpu_count() or 1, workers=workers)
+    if previous is not None and (previous.plan, previous.max_wait) == (wanted, max_wait):
+        return previous
+    _capacity = Capacity(wanted, max_wait)
+    if previous is not None:
+        previous.executor.shutdown(wait=False)
+    return _capacity
+
+
+def capacity() -> Capacity:
+    """The configured capacity, or the one the process's settings ask for (CLI commands)."""
+    if _capacity is not None:
+        return _capacity
+    settings = get_settings()
+    return configure(
+        share=settings.sign_in_cpu_share, workers=settings.web_concurrency,
+        max_wait=settings.sign_in_max_wait,
+    )  # fmt: skip
+
+
+async def _take_turn(capacity: Capacity, turns: _Turns) -> None:
+    if capacity.estimated_wait(turns) > capacity.max_wait:
+        # Answered after the max wait, though decided now: a client that retries in a loop
+        # (wrk does) then costs one request a second per connection, not the CPU the share
+        # leaves to the rest; and the answer still comes within the max wait.
+        await asyncio.sleep(capacity.max_wait)
+        raise capacity.busy(capacity.estimated_wait(turns), "estimate")
+    arrived = time.monotonic()
+    turns.waiting += 1
+    metrics.SIGN_IN_QUEUE.inc()
+    try:
+        async with asyncio.timeout(capacity.max_wait):
+            await turns.free.acquire()
+    except TimeoutError:
+        raise capacity.busy(capacity.estimated_wait(turns), "timeout") from None
+    finally:
+        turns.waiting -= 1
+        metrics.SIGN_IN_QUEUE.dec()
+    metrics.SIGN_IN_WAIT.observe(time.monotonic() - arrived)
+
+
+@contextlib.asynccontextmanager
+async def admitted() -> AsyncIterator[None]:
+    """A turn at password hashing, or Unavailable (503 busy, `Retry-After` from the queue). A
+    sign-in takes it before any other work; its compare (and any rehash) run within it."""
+    if _admitted.get():
+        yield
+        return
+    current = capacity()
+    turns = current.turns()
+    await _take_turn(current, turns)
+    turns.held += 1
+    started = time.monotonic()
+    token = _admitted.set(True)
+    try:
+        yield
+    finally:
+        _admitted.reset(token)
+        turns.held -= 1
+        turns.free.release()
+        current.took(time.monotonic() - started)
+
+
+async def run(function: Callable[[bytes, bytes], T], first: bytes, second: bytes) -> T:
+    """`function(first, second)` on a hashing thread, within a turn."""
+    async with admitted():
+        current = capacity()
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(current.executor, function, first, second)
