@@ -89,9 +89,12 @@ def per_workers(run: Run, workers: int, tokens: Tokens | None) -> Tokens:
         )
         run.rss[f"portal {workers}w after storm"] = server.rss_mib()
         fresh = scenarios.sign_in(server.url, 64, first=2000 + workers * 100)
+        for_baseline = scenarios.sign_in(server.url, 64, first=3000 + workers * 100)
         figures["refresh"] = scenarios.refresh(run, server, fresh)
         run.rss[f"portal {workers}w after refresh"] = server.rss_mib()
-    figures["baseline"] = scenarios.baseline_read(run, workers, ids or tokens.user_ids)
+    bare = scenarios.baselines(run, workers, ids or tokens.user_ids, for_baseline.refresh)
+    figures["baseline"] = bare["read"]
+    figures["baseline_none"], figures["baseline_refresh"] = bare["none"], bare["refresh"]
     run.results[f"{workers} workers"] = figures
     return tokens
 

@@ -100,6 +100,15 @@ SIGN_IN_REFUSED = Counter(
     "Sign-ins refused 503 busy: `estimate` (the queue's wait too long), `timeout` (waited out).",
     ["reason"],
 )
+PASSWORD_HASHES = Histogram(
+    "pe_portal_password_hash_seconds",
+    "Wall time of each bcrypt hash or compare on a hashing thread.",
+    buckets=(0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 2.0, 5.0),
+)
+PASSWORD_HASH_CPU = Counter(
+    "pe_portal_password_hash_cpu_seconds",
+    "CPU time the hashing threads spent hashing (their budget: SIGN_IN_CPU_SHARE of the cores).",
+)
 READS = Counter(
     "pe_portal_db_reads",
     "Read-only units of work, by where they ran (primary, replica).",

@@ -2,20 +2,20 @@
 
 bcrypt releases the GIL, so its threads run beside the event loop on other cores. Two rules:
 
-* **A share of the CPU.** Each process runs enough hashing threads to use every core when
-  nothing else runs (its part of them, with several workers). While reads compete for the CPU
-  the hashing threads get `SIGN_IN_CPU_SHARE` of it: Linux shares a contended core among
-  runnable threads by weight, and the threads' nice value is chosen so that their weight
-  against the process's event loop (nice 0) is that share. Nothing needs privileges: a thread
-  may always lower its own priority. (Before: nice 19, so saturating reads left sign-ins
-  almost nothing; docs/benchmarks.md.)
-* **A queue bounded by time.** A sign-in takes a turn before any other work; turns are
-  twice the threads, so one's database work overlaps another's hashing. The wait for a
-  turn is estimated from the queue: its position times the measured mean turn (an EWMA of
-  real ones, so it follows the CPU the share leaves) divided by the turns. A sign-in whose
-  estimate exceeds `SIGN_IN_MAX_WAIT` is refused without joining the queue (answered when
-  that wait is over), `Retry-After` the estimate; one that joined and still waits that long is
-  refused then. A refused attempt costs its request and no queue place.
+* **A budget of the CPU.** Hashing may use `SIGN_IN_CPU_SHARE` of the machine's cores, split
+  over the server's processes (`WEB_CONCURRENCY`), whether reads compete or not. Each thread
+  is paced: after a hash it rests until the CPU it used is its part of the budget. The threads
+  run at normal priority, twice as many as the budget needs: when reads saturate the CPU their
+  weight against the event loop wins them their budget, and the pacing keeps them from taking
+  more. (Before: nice 19, so saturating reads left sign-ins almost nothing; a weight alone,
+  without the budget, gave sign-ins their share only by taking the reads' (docs/benchmarks.md).)
+* **A queue bounded by time.** A sign-in takes a turn before any other work; turns are twice
+  the threads, so one's database work overlaps another's hashing. The wait for a turn is
+  estimated from the queue: its position times the measured mean turn (an EWMA of real ones,
+  so it follows the budget and the contention) divided by the turns. A sign-in whose estimate
+  exceeds `SIGN_IN_MAX_WAIT` is refused without joining the queue (answered when that wait is
+  over), `Retry-After` the estimate; one that joined and still waits that long is refused then.
+  A refused attempt costs its request and no queue place.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ import asyncio
 import contextlib
 import math
 import os
-import threading
 import time
 import weakref
 from collections.abc import AsyncIterator, Callable
@@ -39,7 +38,6 @@ from pe_portal.errors import Unavailable
 
 T = TypeVar("T")
 
-_NICE_0_WEIGHT = 1024  # Linux's CFS weight of nice 0; each nice step divides it by about 1.25
 _FIRST_TURN_SECONDS = 0.3  # a cost-12 compare and its queries on a current core, until measured
 _EWMA_WEIGHT = 0.2  # of the newest turn: about the last ten count
 _MAX_RETRY_AFTER = 60
@@ -47,27 +45,23 @@ _MAX_RETRY_AFTER = 60
 
 @dataclass(frozen=True)
 class Plan:
-    """How many hashing threads a process runs, at which nice value, and its turns."""
+    """This process's part of the hashing budget: its threads, the fraction of the time each
+    may compute (`duty`), and the sign-ins in progress at once (`turns`)."""
 
+    budget: float  # cores
     threads: int
-    nice: int
+    duty: float
     turns: int
 
 
 def plan(*, share: float, cores: int, workers: int) -> Plan:
-    """Threads for this process's part of the cores (at least one), at the nice value whose
-    CFS weight against one nice-0 event loop gives the hashing `share` of a contended CPU."""
-    threads = max(1, math.ceil(cores / workers))
-    wanted = share / (1 - share)  # the hashing's weight in nice-0 threads
-    threads = max(threads, math.ceil(wanted - 1e-9))
-    per_thread = wanted / threads
-    nice = round(math.log(1 / per_thread) / math.log(1.25)) if per_thread < 1 else 0
-    return Plan(threads=threads, nice=min(19, max(0, nice)), turns=threads * 2)
-
-
-def weight(nice: int) -> float:
-    """The CFS weight of a nice value (nice 0: 1024)."""
-    return _NICE_0_WEIGHT / 1.25**nice
+    """`share` of the machine's cores, split over `workers` processes: the threads the budget
+    needs, each paced to its part. One thread per core of budget: against the process's event
+    loop, at the same priority, it gets at most half of a contended CPU, never more than the
+    budget."""
+    budget = share * cores / workers
+    threads = max(1, math.ceil(budget - 1e-9))
+    return Plan(budget=budget, threads=threads, duty=budget / threads, turns=threads * 2)
 
 
 @dataclass
@@ -92,11 +86,9 @@ class Capacity:
     )
 
     def __post_init__(self) -> None:
-        nice = self.plan.nice
         self.executor = ThreadPoolExecutor(
-            max_workers=self.plan.threads, thread_name_prefix="bcrypt",
-            initializer=lambda: _set_nice(nice),
-        )  # fmt: skip
+            max_workers=self.plan.threads, thread_name_prefix="bcrypt"
+        )
 
     def turns(self) -> _Turns:
         loop = asyncio.get_running_loop()
@@ -124,10 +116,39 @@ class Capacity:
         )
 
 
-def _set_nice(nice: int) -> None:
-    """Runs in each new hashing thread; Linux applies a nice value to the thread alone."""
-    with contextlib.suppress(OSError, AttributeError):  # other systems: normal priority
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+def _paced(
+    duty: float,
+    answer: asyncio.Future[T],
+    function: Callable[[bytes, bytes], T],
+    first: bytes,
+    second: bytes,
+) -> None:
+    """`function` on this hashing thread, its outcome handed to `answer` at once; then the
+    thread rests until the CPU it used is `duty` of the time since it began. CPU time, not
+    wall time: a hash slowed by contention rests less, or not at all."""
+    began, cpu = time.monotonic(), time.thread_time()
+    loop = answer.get_loop()
+    try:
+        outcome: tuple[T | None, Exception | None] = (function(first, second), None)
+    except Exception as error:  # handed to the caller, raised there
+        outcome = (None, error)
+    with contextlib.suppress(RuntimeError):  # the loop has closed (its caller is gone)
+        loop.call_soon_threadsafe(_settle, answer, *outcome)
+    used, now = time.thread_time() - cpu, time.monotonic()
+    metrics.PASSWORD_HASHES.observe(now - began)
+    metrics.PASSWORD_HASH_CPU.inc(used)
+    rest = began + used / duty - now
+    if rest > 0:
+        time.sleep(rest)
+
+
+def _settle(answer: asyncio.Future[T], result: T | None, error: Exception | None) -> None:
+    if answer.done():  # the caller gave up (cancelled)
+        return
+    if error is not None:
+        answer.set_exception(error)
+    else:
+        answer.set_result(result)  # type: ignore[arg-type]
 
 
 _capacity: Capacity | None = None
@@ -206,5 +227,6 @@ async def run(function: Callable[[bytes, bytes], T], first: bytes, second: bytes
     """`function(first, second)` on a hashing thread, within a turn."""
     async with admitted():
         current = capacity()
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(current.executor, function, first, second)
+        answer: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        current.executor.submit(_paced, current.plan.duty, answer, function, first, second)
+        return await answer

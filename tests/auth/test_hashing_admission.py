@@ -74,25 +74,55 @@ def assert_busy(response: httpx.Response, capacity: hashing.Capacity) -> None:
 # The rule itself -------------------------------------------------------------------------------
 
 
-def test_the_plan_gives_the_share_of_a_contended_cpu() -> None:
-    # Two cores, one worker: two threads (all cores when idle), weighted to 0.6 against the loop.
-    one = hashing.plan(share=0.6, cores=2, workers=1)
-    assert (one.threads, one.turns) == (2, 4)
-    share = one.threads * hashing.weight(one.nice)
-    assert share / (share + 1024) == pytest.approx(0.6, abs=0.03)
-    # Two workers: each its part of the cores, still the share against its own loop.
+def test_the_plan_splits_the_share_of_the_cores_over_the_workers() -> None:
+    one = hashing.plan(share=0.5, cores=2, workers=1)
+    assert one == hashing.Plan(budget=1.0, threads=1, duty=1.0, turns=2)
     two = hashing.plan(share=0.5, cores=2, workers=2)
-    assert (two.threads, two.nice) == (1, 0)
-    # Beyond half, more threads at nice 0 (no privilege raises a thread's priority).
-    high = hashing.plan(share=0.8, cores=2, workers=2)
-    assert (high.threads, high.nice) == (4, 0)
-    low = hashing.plan(share=0.1, cores=8, workers=1)
-    assert low.threads == 8
-    assert low.nice > 0
+    assert (two.budget, two.threads, two.duty) == (0.5, 1, 0.5)
+    # A thread per core of budget (or part of one), each paced to its part.
+    for share, cores, workers in [(0.35, 2, 1), (0.65, 2, 1), (1.0, 8, 3), (0.05, 1, 1)]:
+        part = hashing.plan(share=share, cores=cores, workers=workers)
+        assert part.budget <= part.threads < part.budget + 1
+        assert part.threads * part.duty * workers == pytest.approx(share * cores)
+        assert part.turns == 2 * part.threads
+
+
+def _burn(seconds: bytes, _: bytes) -> bytes:
+    deadline = time.thread_time() + float(seconds)
+    while time.thread_time() < deadline:
+        pass
+    return b"done"
+
+
+async def test_a_hashing_thread_answers_at_once_then_rests_for_its_duty() -> None:
+    capacity = hashing.Capacity(hashing.Plan(budget=0.1, threads=1, duty=0.1, turns=2), 5.0)
+    loop = asyncio.get_running_loop()
+    try:
+        started = time.monotonic()
+        first = loop.create_future()
+        capacity.executor.submit(hashing._paced, 0.1, first, _burn, b"0.02", b"")
+        assert await first == b"done"
+        answered = time.monotonic() - started
+        second = loop.create_future()
+        capacity.executor.submit(hashing._paced, 0.1, second, _burn, b"0.01", b"")
+        await second
+        both = time.monotonic() - started
+    finally:
+        capacity.executor.shutdown(wait=False)
+    assert answered < 0.18  # the answer does not wait for the rest
+    assert both >= 0.2  # 0.02 s of CPU at a duty of 0.1: the thread rested until 0.2 s
+
+
+async def test_a_failing_hash_raises_in_its_caller() -> None:
+    def refuse(_: bytes, __: bytes) -> bytes:
+        raise ValueError("malformed")
+
+    with pytest.raises(ValueError, match="malformed"):
+        await hashing.run(refuse, b"", b"")
 
 
 def test_the_wait_is_estimated_from_the_queue_and_the_measured_turns() -> None:
-    capacity = hashing.Capacity(hashing.Plan(threads=2, nice=0, turns=4), max_wait=1.0)
+    capacity = hashing.Capacity(hashing.Plan(1.0, threads=2, duty=0.5, turns=4), max_wait=1.0)
     capacity.mean_turn = 0.5
     turns = hashing._Turns(asyncio.Semaphore(4))
     turns.held = 3
@@ -188,14 +218,13 @@ def _nice(native_id: int) -> int:
     return int(stat.rsplit(")", 1)[1].split()[16])
 
 
-async def test_hashing_threads_run_at_the_planned_priority() -> None:
-    before = _nice(threading.get_native_id())
+async def test_hashing_threads_run_at_the_event_loops_priority() -> None:
+    # Normal priority: the budget, not nice 19, keeps hashing from the reads' CPU.
     await hashing.run(lambda a, b: a + b, b"a", b"b")
 
     hashing_threads = [t for t in threading.enumerate() if t.name.startswith("bcrypt")]
     assert hashing_threads
-    assert {_nice(t.native_id or 0) for t in hashing_threads} == {hashing.capacity().plan.nice}
-    assert _nice(threading.get_native_id()) == before  # the event loop keeps its priority
+    assert {_nice(t.native_id or 0) for t in hashing_threads} == {_nice(threading.get_native_id())}
 
 
 async def test_metrics_show_the_queue_waits_and_refusals(
