@@ -53,8 +53,10 @@ async def _all_turns_taken() -> AsyncIterator[hashing.Capacity]:
 def slow_turns(monkeypatch: pytest.MonkeyPatch) -> None:
     """Turns measured at 10 s each: with every turn held, the next would wait 10 s / turns,
     beyond the max wait (shortened: a refusal is answered when the max wait is over)."""
-    monkeypatch.setattr(hashing.capacity(), "mean_turn", 10.0)
-    monkeypatch.setattr(hashing.capacity(), "max_wait", 0.05)
+    capacity = hashing.capacity()
+    monkeypatch.setattr(capacity, "mean_turn", 10.0)
+    monkeypatch.setattr(capacity, "max_wait", 0.05)
+    monkeypatch.setattr(capacity, "took", lambda seconds: None)  # idle holders teach nothing
 
 
 def _expected_retry_after(capacity: hashing.Capacity) -> str:
@@ -132,8 +134,8 @@ def test_the_wait_is_estimated_from_the_queue_and_the_measured_turns() -> None:
     for _ in range(30):
         capacity.took(2.0)  # the measured turns grow (the CPU is contended): so does the wait
     assert capacity.estimated_wait(turns) == pytest.approx(3.0, rel=0.01)
-    busy = capacity.busy(capacity.estimated_wait(turns), "estimate")
-    assert busy.retry_after == 4  # the estimate, rounded up (never 0)
+    assert capacity.busy(3.3, "estimate").retry_after == 4  # rounded up
+    assert capacity.busy(0.2, "timeout").retry_after == 1  # never 0
 
 
 def test_the_settings_size_the_app_for_its_part_of_the_machine(settings: Settings) -> None:
@@ -183,7 +185,7 @@ async def test_a_wait_longer_than_estimated_is_cut_at_the_max_wait(
     assert response.status_code == 503
     assert response.headers["retry-after"] == "1"
     assert 0.2 <= elapsed < 1.0
-    assert capacity.estimated_wait(capacity.turns()) > 0  # still all held
+    assert capacity.turns().waiting == 0
 
 
 async def test_a_waiting_sign_in_gets_its_turn(client: httpx.AsyncClient) -> None:
