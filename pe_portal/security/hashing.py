@@ -4,11 +4,11 @@ bcrypt releases the GIL, so its threads run beside the event loop on other cores
 
 * **A budget of the CPU.** Hashing may use `SIGN_IN_CPU_SHARE` of the machine's cores, split
   over the server's processes (`WEB_CONCURRENCY`), whether reads compete or not. Each thread
-  is paced: after a hash it rests until the CPU it used is its part of the budget. The threads
-  run at normal priority, twice as many as the budget needs: when reads saturate the CPU their
-  weight against the event loop wins them their budget, and the pacing keeps them from taking
-  more. (Before: nice 19, so saturating reads left sign-ins almost nothing; a weight alone,
-  without the budget, gave sign-ins their share only by taking the reads' (docs/benchmarks.md).)
+  is paced: after a hash it rests until the CPU it used is its part of the budget. One thread
+  per core of budget (or part of one), at the event loop's priority: when reads saturate the
+  CPU it gets up to half of what its process gets, never more than the budget; the reads keep
+  the rest. (Before: nice 19, so saturating reads left sign-ins nothing with two workers; more
+  threads, or a weight without the budget, starved the event loop: docs/benchmarks.md.)
 * **A queue bounded by time.** A sign-in takes a turn before any other work; turns are twice
   the threads, so one's database work overlaps another's hashing. The wait for a turn is
   estimated from the queue: its position times the measured mean turn (an EWMA of real ones,
