@@ -49,11 +49,11 @@ def sign_in(base_url: str, count: int, first: int = 0) -> Tokens:
     async def one(client: httpx.AsyncClient, index: int, gate: asyncio.Semaphore) -> Any:
         body = {"email": demo_email(index), "password": DEMO_PASSWORD}
         async with gate:
-            for _ in range(30):  # 503 "busy" while an earlier storm drains: wait, as clients do
+            for _ in range(60):  # 503 "busy" while an earlier storm drains: wait, as clients do
                 response = await client.post("/api/v1/auth/login", json=body)
                 if response.status_code != 503:
                     break
-                await asyncio.sleep(0.5)
+                await asyncio.sleep(float(response.headers.get("retry-after", "1")))
             response.raise_for_status()
             return response.json()
 

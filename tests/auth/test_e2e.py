@@ -49,6 +49,7 @@ def server(settings: Settings, tmp_path: Path, committed: None) -> Iterator[str]
         "DATABASE_MIGRATION_URL": settings.database_migration_url or "",
         "JWT_KEYS_DIR": str(tmp_path / "keys"),
         "MAIL_DIR": str(tmp_path / "mail"),
+        "SIGN_IN_CPU_SHARE": str(settings.sign_in_cpu_share),  # the turns the tests count on
     }
     command = [sys.executable, "-m", "pe_portal.cli", "serve", "--port", str(port), "--no-migrate"]
     with (tmp_path / "server.log").open("w") as log:
