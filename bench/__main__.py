@@ -40,6 +40,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--only-mfa", action="store_true", help="only the second factor's figures (issue 14)"
     )
+    parser.add_argument("--skip-mfa", action="store_true", help="not the second factor's figures")
     return parser.parse_args(argv)  # fmt: skip
 
 
@@ -89,9 +90,12 @@ def per_workers(run: Run, workers: int, tokens: Tokens | None) -> Tokens:
         )
         run.rss[f"portal {workers}w after storm"] = server.rss_mib()
         fresh = scenarios.sign_in(server.url, 64, first=2000 + workers * 100)
+        for_baseline = scenarios.sign_in(server.url, 64, first=3000 + workers * 100)
         figures["refresh"] = scenarios.refresh(run, server, fresh)
         run.rss[f"portal {workers}w after refresh"] = server.rss_mib()
-    figures["baseline"] = scenarios.baseline_read(run, workers, ids or tokens.user_ids)
+    bare = scenarios.baselines(run, workers, ids or tokens.user_ids, for_baseline.refresh)
+    figures["baseline"] = bare["read"]
+    figures["baseline_none"], figures["baseline_refresh"] = bare["none"], bare["refresh"]
     run.results[f"{workers} workers"] = figures
     return tokens
 
@@ -122,7 +126,9 @@ def main(argv: list[str]) -> None:
         run.results["machine"] = report.machine()
         seed(run, args)
         worker_counts = [int(part) for part in args.workers.split(",")]
-        run.results["mfa"] = {f"{w} workers": mfa.figures(run, w) for w in worker_counts}
+        run.results["mfa"] = (
+            {} if args.skip_mfa else {f"{w} workers": mfa.figures(run, w) for w in worker_counts}
+        )
         if not args.only_mfa:
             tokens = None
             for workers in worker_counts:
@@ -131,7 +137,8 @@ def main(argv: list[str]) -> None:
             at_scale(run, tokens)
     if not args.only_mfa:
         report.show(run)
-    mfa.show(run.results["mfa"])
+    if run.results["mfa"]:
+        mfa.show(run.results["mfa"])
     if args.json:
         args.json.write_text(json.dumps(report.plain(run), indent=2, default=str))
     print(f"\nserver logs: {run_logs}  ({platform.node()})")

@@ -85,12 +85,13 @@ def _run(
     return _parse(done.stdout)
 
 
-def run_refresh(base_url: str, tokens: list[str], *, seconds: float) -> LoadResult:
+def run_refresh(base_url: str, tokens: list[str], *, seconds: float, path: str = "") -> LoadResult:
     """Refresh chains, one per token, from a Python load generator in its own process."""
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as data:
         data.write("\n".join(tokens) + "\n")
     try:
-        command = [sys.executable, "-m", "bench.refresh_load", base_url, str(seconds), data.name]
+        url = base_url + path
+        command = [sys.executable, "-m", "bench.refresh_load", url, str(seconds), data.name]
         done = subprocess.run(command, capture_output=True, text=True, check=True)
     finally:
         os.unlink(data.name)

@@ -2,6 +2,7 @@
 wrk cannot keep (it rebuilds a request when a write would block, losing the token it took).
 
 `python -m bench.refresh_load URL SECONDS TOKEN_FILE` prints one JSON line; run in its own process.
+A path in URL (the baseline's `/baseline/refresh`) replaces `/api/v1/auth/refresh`.
 """
 
 from __future__ import annotations
@@ -18,13 +19,16 @@ from urllib.parse import urlsplit
 _TOKEN = re.compile(rb'"refreshToken":"([^"]+)"')
 
 
+PATH = b"/api/v1/auth/refresh"
+
+
 async def _post(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str,
-                token: bytes) -> tuple[int, bytes]:  # fmt: skip
+                token: bytes, path: bytes = PATH) -> tuple[int, bytes]:  # fmt: skip
     """One keep-alive POST /api/v1/auth/refresh over a raw connection (httpx costs the CPU the
     server needs on a 2-core machine)."""
     body = b'{"refreshToken": "' + token + b'"}'
     writer.write(
-        b"POST /api/v1/auth/refresh HTTP/1.1\r\nHost: " + host.encode()
+        b"POST " + path + b" HTTP/1.1\r\nHost: " + host.encode()
         + b"\r\nContent-Type: application/json\r\nContent-Length: "
         + str(len(body)).encode() + b"\r\n\r\n" + body
     )  # fmt: skip
@@ -42,7 +46,9 @@ async def _chain(url: str, token: str, stop: float, latencies: list[float],
     try:
         while time.monotonic() < stop:
             started = time.perf_counter()
-            status, body = await _post(reader, writer, parts.netloc, current)
+            status, body = await _post(
+                reader, writer, parts.netloc, current, parts.path.encode() or PATH
+            )
             latencies.append(time.perf_counter() - started)
             statuses[status] += 1
             match = _TOKEN.search(body)

@@ -53,15 +53,26 @@ def _workers(name: str, figures: dict[str, Any]) -> None:
     print(_line("authenticated read", read))
     print(f"    ratio req/s {_ratio(read.rps, base.rps)} (target >= 0.70)   "
           f"ratio p99 {_ratio(read.p99_ms, base.p99_ms)} (target <= 2.0)")  # fmt: skip
+    if "baseline_none" in figures:
+        print(_line("bare endpoint (no I/O)", figures["baseline_none"]))
+        print(f"    authenticated read / bare {_ratio(read.rps, figures['baseline_none'].rps)}")
     print(_line("refresh", refresh, f"statuses {refresh.statuses}"))
     print(f"    ratio vs authenticated read {_ratio(refresh.ok_per_second(), read.rps)} "
           "(target >= 0.40)")  # fmt: skip
+    if "baseline_refresh" in figures:
+        ceiling = figures["baseline_refresh"]
+        print(_line("bare rotation statement", ceiling, f"statuses {ceiling.statuses}"))
+        print(f"    refresh / bare rotation {_ratio(refresh.ok_per_second(), ceiling.ok_per_second())}"
+              " (target >= 0.80)")  # fmt: skip
     print(f"  bcrypt.checkpw cost 12 baseline  {bcrypt_rate:>8.1f} /s")
     print(_line("login (64 connections)", login, f"statuses {login.statuses}"))
     print(f"    logins/s {login.ok_per_second():.1f}, ratio {_ratio(login.ok_per_second(), bcrypt_rate)}"
           " (target >= 0.90)")  # fmt: skip
     print(_line("authenticated read during storm", storm_read))
     print(_line("  the storm itself", storm_login, f"statuses {storm_login.statuses}"))
+    print(f"    sign-ins/s during reads {storm_login.ok_per_second():.2f} vs alone "
+          f"{login.ok_per_second():.2f}: {_ratio(storm_login.ok_per_second(), login.ok_per_second())}"
+          " (target >= 0.50)")  # fmt: skip
     print(f"    p99 ratio storm/no storm {_ratio(storm_read.p99_ms, read.p99_ms)} (target <= 3.0)")
 
 

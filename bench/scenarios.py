@@ -49,11 +49,11 @@ def sign_in(base_url: str, count: int, first: int = 0) -> Tokens:
     async def one(client: httpx.AsyncClient, index: int, gate: asyncio.Semaphore) -> Any:
         body = {"email": demo_email(index), "password": DEMO_PASSWORD}
         async with gate:
-            for _ in range(30):  # 503 "busy" while an earlier storm drains: wait, as clients do
+            for _ in range(60):  # 503 "busy" while an earlier storm drains: wait, as clients do
                 response = await client.post("/api/v1/auth/login", json=body)
                 if response.status_code != 503:
                     break
-                await asyncio.sleep(0.5)
+                await asyncio.sleep(float(response.headers.get("retry-after", "1")))
             response.raise_for_status()
             return response.json()
 
@@ -93,14 +93,23 @@ def warm_up(server: servers.Server, lines: list[str], path: str) -> None:
     run_wrk(server.url, "read.lua", lines, seconds=3, connections=64, env={"BENCH_PATH": path})
 
 
-def baseline_read(run: Run, workers: int, user_ids: list[str]) -> LoadResult:
+def baselines(
+    run: Run, workers: int, user_ids: list[str], refresh_tokens: list[str]
+) -> dict[str, LoadResult]:
+    """The bare server's ceilings: its PK SELECT, no I/O at all, the refresh statement."""
     log = run.logs / f"baseline-{workers}w.log"
+    figures: dict[str, LoadResult] = {}
     with servers.baseline(run.db.env(), workers, log) as server:
         warm_up(server, user_ids, "/baseline/{}")
-        result = run_wrk(server.url, "read.lua", user_ids, seconds=run.seconds,
-                         connections=run.connections, env={"BENCH_PATH": "/baseline/{}"})  # fmt: skip
+        for name, path in (("read", "/baseline/{}"), ("none", "/baseline/none")):
+            figures[name] = run_wrk(server.url, "read.lua", user_ids, seconds=run.seconds,
+                                    connections=run.connections, env={"BENCH_PATH": path})  # fmt: skip
+        figures["refresh"] = run_refresh(
+            server.url, refresh_tokens[: run.connections], seconds=run.seconds,
+            path="/baseline/refresh",
+        )  # fmt: skip
         run.rss[f"baseline {workers}w after read"] = server.rss_mib()
-    return result
+    return figures
 
 
 def refresh(run: Run, server: servers.Server, tokens: Tokens) -> LoadResult:

@@ -40,6 +40,13 @@ class Settings(BaseSettings):
     login_lockout_window: int = Field(default=900, ge=1)
     auth_rate_limit: int = Field(default=60, ge=0)
     password_min_length: int = Field(default=12, ge=1, le=72)
+    # Password hashing under load (docs/operations.md "Sign-ins under load"): the share of a
+    # contended CPU its threads get, and the longest a sign-in waits for its turn before 503.
+    sign_in_cpu_share: float = Field(default=0.35, ge=0.05, le=1.0)
+    sign_in_max_wait: float = Field(default=1.0, gt=0, le=30, description="seconds")
+    # Server processes sharing the machine (`pe-portal serve --workers` sets it; uvicorn and
+    # gunicorn read it as their default worker count), so the share holds machine-wide.
+    web_concurrency: int = Field(default=1, ge=1, le=64)
     email_verification_ttl: int = Field(default=172800, ge=60, description="seconds")
     password_reset_ttl: int = Field(default=3600, ge=60, description="seconds")
 

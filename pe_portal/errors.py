@@ -82,6 +82,12 @@ class Unavailable(PortalError):
     code = "service_unavailable"
     message = "The service is temporarily unavailable; try again shortly."
 
+    def __init__(
+        self, message: str | None = None, *, code: str | None = None, retry_after: int = 1
+    ) -> None:
+        super().__init__(message, code=code, details={"retryAfter": retry_after})
+        self.retry_after = retry_after
+
 
 class StepUpRequired(Forbidden):
     """RFC 9470: the action needs a fresher or stronger sign-in (`acr_values`, `max_age`)."""

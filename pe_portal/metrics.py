@@ -83,6 +83,32 @@ MAIL_FAILED = Gauge(
     "Messages given up on and kept in the outbox (`pe-portal mail retry --failed`), when scraped.",
     multiprocess_mode="mostrecent",
 )
+# Password hashing's admission (pe_portal.security.hashing): sign-ins waiting for a turn, how
+# long the admitted waited, and the refused (`estimate`: at once; `timeout`: after waiting).
+SIGN_IN_QUEUE = Gauge(
+    "pe_portal_sign_in_queue",
+    "Sign-ins (and other password checks) waiting for a hashing turn.",
+    multiprocess_mode="livesum",
+)
+SIGN_IN_WAIT = Histogram(
+    "pe_portal_sign_in_wait_seconds",
+    "Time an admitted sign-in waited for its hashing turn.",
+    buckets=(0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0),
+)
+SIGN_IN_REFUSED = Counter(
+    "pe_portal_sign_in_refused",
+    "Sign-ins refused 503 busy: `estimate` (the queue's wait too long), `timeout` (waited out).",
+    ["reason"],
+)
+PASSWORD_HASHES = Histogram(
+    "pe_portal_password_hash_seconds",
+    "Wall time of each bcrypt hash or compare on a hashing thread.",
+    buckets=(0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 2.0, 5.0),
+)
+PASSWORD_HASH_CPU = Counter(
+    "pe_portal_password_hash_cpu_seconds",
+    "CPU time the hashing threads spent hashing (their budget: SIGN_IN_CPU_SHARE of the cores).",
+)
 READS = Counter(
     "pe_portal_db_reads",
     "Read-only units of work, by where they ran (primary, replica).",

@@ -72,6 +72,7 @@ def settings(test_db: PgCluster, tmp_path_factory: pytest.TempPathFactory) -> Se
         mail_dir=var / "mail",
         pgdata_dir=var / "pgdata",
         auth_rate_limit=0,  # per-IP limiting has its own tests; every test client shares one IP
+        sign_in_cpu_share=1.0,  # hashing unpaced: the budget has its own tests (test_hashing_*)
         _env_file=None,
     )
 

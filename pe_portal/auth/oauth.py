@@ -38,7 +38,9 @@ def translate(error: PortalError) -> OAuthError:
             retry_after=error.retry_after,
         )  # fmt: skip
     if isinstance(error, Unavailable):
-        return OAuthError("temporarily_unavailable", error.message, status=503)
+        return OAuthError(
+            "temporarily_unavailable", error.message, status=503, retry_after=error.retry_after
+        )
     if isinstance(error, InvalidInput):
         return OAuthError("invalid_request", error.message)
     return OAuthError("invalid_grant", error.message, keep_changes=error.keep_changes)

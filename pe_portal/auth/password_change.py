@@ -11,7 +11,13 @@ from pe_portal.clock import utcnow
 from pe_portal.config import Settings
 from pe_portal.context import RequestContext
 from pe_portal.errors import Forbidden
-from pe_portal.security.passwords import check_length, check_policy, hash_password, verify_password
+from pe_portal.security.passwords import (
+    admitted,
+    check_length,
+    check_policy,
+    hash_password,
+    verify_password,
+)
 from pe_portal.sessions import service as sessions
 from pe_portal.users import notices
 from pe_portal.users.models import User
@@ -29,18 +35,17 @@ async def change_password(
 ) -> int:
     """Replace the password (the current one required); every other session is revoked."""
     check_length(current_password, field="currentPassword")
-    if not await verify_password(current_password, user.password):
-        raise Forbidden("The current password is not correct.", code="invalid_password")
-    check_policy(
-        new_password,
-        min_length=settings.password_min_length,
-        email=user.email,
-        field="newPassword",
-    )
+    async with admitted():  # one turn for the compare and the new hash: never refused between
+        if not await verify_password(current_password, user.password):
+            raise Forbidden("The current password is not correct.", code="invalid_password")
+        check_policy(
+            new_password, min_length=settings.password_min_length, email=user.email,
+            field="newPassword",
+        )  # fmt: skip
+        new_hash = await hash_password(new_password)
     return await replace_password(
-        session, user=user, new_hash=await hash_password(new_password),
-        action=AuditAction.PASSWORD_CHANGED, context=context,
-        keep_session=session_id,
+        session, user=user, new_hash=new_hash, action=AuditAction.PASSWORD_CHANGED,
+        context=context, keep_session=session_id,
     )  # fmt: skip
 
 

@@ -109,7 +109,7 @@ def _token_response(pair: service.TokenPair, response: Response) -> TokenRespons
     response_model=UserRead,
     responses={201: {"links": _REGISTERED_LINKS}},
 )
-@raises(InvalidInput, Conflict)
+@raises(InvalidInput, Conflict, Unavailable)
 async def register(
     body: RegisterRequest, session: SessionDep, context: ContextDep, settings: SettingsDep
 ) -> UserRead:

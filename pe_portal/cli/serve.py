@@ -29,6 +29,7 @@ def serve(
         # Worker processes read their settings from the environment.
         os.environ["DATABASE_URL"] = urls.app
         os.environ["DATABASE_MIGRATION_URL"] = urls.migration
+        os.environ["WEB_CONCURRENCY"] = str(workers)  # each sizes its hashing for its part
         get_settings.cache_clear()
         console.print(f"serving on http://{host}:{port} (docs at /docs); Ctrl-C stops")
         uvicorn.run(

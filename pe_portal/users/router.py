@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response, status
 
 from pe_portal.clock import utcnow
-from pe_portal.errors import Forbidden, InvalidInput
+from pe_portal.errors import Forbidden, InvalidInput, Unavailable
 from pe_portal.http.deps import ContextDep, SessionDep
 from pe_portal.http.errors import raises
 from pe_portal.http.principal import PrincipalDep, SteppedUpDep
@@ -39,7 +39,7 @@ async def update_me(
 
 
 @router.delete("", status_code=status.HTTP_204_NO_CONTENT)
-@raises(Forbidden)
+@raises(Forbidden, Unavailable)
 async def delete_me(
     body: AccountDelete,
     _: SteppedUpDep,

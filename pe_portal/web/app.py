@@ -35,6 +35,7 @@ from pe_portal.mfa.router import router as mfa_router
 from pe_portal.ops import backup_schedule, cleanup
 from pe_portal.ops.router import router as ops_router
 from pe_portal.profiles.router import router as profiles_router
+from pe_portal.security import hashing
 from pe_portal.security.keys import KeyRing
 from pe_portal.security.secretbox import secret_box
 from pe_portal.security.tokens import AccessTokens
@@ -87,6 +88,10 @@ def create_app(
     see the test's transaction), `serve` lets it build them."""
     settings = settings or get_settings()
     secret_box(settings)  # a malformed MFA_ENCRYPTION_KEY stops start-up, not a sign-in
+    hashing.configure(
+        share=settings.sign_in_cpu_share, workers=settings.web_concurrency,
+        max_wait=settings.sign_in_max_wait,
+    )  # fmt: skip
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from pe_portal.config import Settings
+from pe_portal.security import hashing
 from tests.auth.helpers import LOGIN, REFRESH, SESSIONS
 from tests.factories import PASSWORD, unique_email
 
@@ -48,6 +49,7 @@ def server(settings: Settings, tmp_path: Path, committed: None) -> Iterator[str]
         "DATABASE_MIGRATION_URL": settings.database_migration_url or "",
         "JWT_KEYS_DIR": str(tmp_path / "keys"),
         "MAIL_DIR": str(tmp_path / "mail"),
+        "SIGN_IN_CPU_SHARE": str(settings.sign_in_cpu_share),  # the turns the tests count on
     }
     command = [sys.executable, "-m", "pe_portal.cli", "serve", "--port", str(port), "--no-migrate"]
     with (tmp_path / "server.log").open("w") as log:
@@ -93,10 +95,14 @@ async def test_register_login_list_refresh_logout(http: httpx.AsyncClient) -> No
     assert jwks["keys"]
 
 
-async def test_health_answers_while_logins_hash(http: httpx.AsyncClient) -> None:
-    # As many as the server admits at once (two per bcrypt thread): none waits for a turn, so
+async def test_health_answers_while_logins_hash(
+    http: httpx.AsyncClient, settings: Settings
+) -> None:
+    # As many as the server admits at once (two per hashing thread): none waits for a turn, so
     # none can be refused with 503 on a slow machine; each still hashes off the event loop.
-    emails = [await _register(http) for _ in range(4)]
+    share, cores = settings.sign_in_cpu_share, os.cpu_count() or 1
+    turns = hashing.plan(share=share, cores=cores, workers=1).turns
+    emails = [await _register(http) for _ in range(turns)]
     logins = [
         asyncio.create_task(http.post(LOGIN, json={"email": email, "password": PASSWORD}))
         for email in emails
@@ -105,6 +111,6 @@ async def test_health_answers_while_logins_hash(http: httpx.AsyncClient) -> None
     while not any(task.done() for task in logins):
         assert (await http.get("/health")).status_code == 200
         health_answers += 1
-    # Several health checks came back while all four logins were still hashing: the loop is free.
+    # Several health checks came back while every login was still hashing: the loop is free.
     assert health_answers >= 3
-    assert [(await task).status_code for task in logins] == [200] * 4
+    assert [(await task).status_code for task in logins] == [200] * turns

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from pe_portal.security import passwords
+from pe_portal.security import hashing
 from tests.auth.helpers import LOGIN, REFRESH, SESSIONS, audit_rows, scalar
 from tests.factories import PASSWORD, login, register, unique_email
 
@@ -46,7 +46,7 @@ async def test_parallel_registrations_of_one_email_make_one_account(
     email = unique_email()
     # Each registration hashes before it meets the others: all wait for their bcrypt turn
     # (shedding load with 503 has its own tests), so the race is decided by the database alone.
-    monkeypatch.setattr(passwords, "_MAX_WAIT_SECONDS", 60.0)
+    monkeypatch.setattr(hashing.capacity(), "max_wait", 60.0)
     answers = await asyncio.gather(
         *(
             live_client.post("/api/v1/auth/register", json={"email": email, "password": PASSWORD})
@@ -67,8 +67,7 @@ async def test_a_burst_of_wrong_passwords_counts_exactly_the_threshold(
     email = unique_email()
     user = await register(live_client, email)
     # Every attempt waits for its bcrypt turn: shedding load with 503 has its own tests.
-    monkeypatch.setattr(passwords, "_MAX_WAITING", BURST)
-    monkeypatch.setattr(passwords, "_MAX_WAIT_SECONDS", 60.0)
+    monkeypatch.setattr(hashing.capacity(), "max_wait", 600.0)
 
     async def attempt(i: int) -> int:
         body = {"email": email, "password": f"wrong guess number {i}"}
