@@ -14,6 +14,10 @@ if TYPE_CHECKING:
     from pe_portal.profiles.models import UserProfile
 
 
+# What the user search matches against (one expression, so the index serves the query).
+SEARCH_TEXT = "coalesce(first_name, '') || ' ' || coalesce(last_name, '') || ' ' || email"
+
+
 class User(Base):
     __tablename__ = "users"
     __table_args__ = (
@@ -21,6 +25,12 @@ class User(Base):
         Index("idx_users_email", "email", unique=True),
         Index("idx_users_active", "is_active"),
         Index("idx_users_last_login", "last_login"),
+        # The studio's typo-tolerant search by name or e-mail fragment (pg_trgm).
+        Index(
+            "idx_users_search_trgm",
+            text(f"({SEARCH_TEXT}) gin_trgm_ops"),
+            postgresql_using="gin",
+        ),
         CheckConstraint("email = lower(btrim(email))", name="email_normalised"),
     )
 

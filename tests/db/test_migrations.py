@@ -20,7 +20,11 @@ from tests.conftest import PgCluster
 def _diff(connection: Connection) -> list[object]:
     context = MigrationContext.configure(
         connection,
-        opts={"compare_type": True, "compare_server_default": migrate.compare_server_default},
+        opts={
+            "compare_type": True,
+            "compare_server_default": migrate.compare_server_default,
+            "include_object": migrate.include_object,
+        },
     )
     return list(compare_metadata(context, Base.metadata))
 

@@ -1,0 +1,219 @@
+"""SQL of the trail's lifecycle: partitions, the seal queue, checkpoints, removals, archiving."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import column, delete, func, insert, select, text, tuple_
+from sqlalchemy import table as sql_table
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.sql.expression import TableClause
+
+from pe_portal.audit.models import AuditCheckpoint, AuditLog, AuditRemoval, AuditUnsealed
+
+_SEAL_LOCK = 0x5EA1  # pg_advisory lock key: one sealer at a time extends the chain
+_log = AuditLog.__table__.c
+ROW_COLUMNS = (
+    _log.id, _log.user_id, _log.action, _log.resource, _log.details, _log.ip_address,
+    _log.user_agent, _log.created_at,
+)  # fmt: skip
+
+
+async def ensure_partition(session: AsyncSession, month: date) -> str | None:
+    """The month's partition; its name when it was created now, None when it existed."""
+    result = await session.execute(text("SELECT audit_ensure_partition(:m)"), {"m": month})
+    return result.scalar()
+
+
+async def partitions(session: AsyncSession) -> list[tuple[str, str, int]]:
+    """(name, bounds, estimated rows) of every partition, oldest first."""
+    result = await session.execute(
+        text(
+            "SELECT c.relname, pg_get_expr(c.relpartbound, c.oid), c.reltuples::bigint "
+            "FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE i.inhparent = 'audit_logs'::regclass ORDER BY c.relname"
+        )
+    )
+    return [(row[0], row[1], max(row[2], 0)) for row in result]
+
+
+async def table_exists(session: AsyncSession, name: str) -> tuple[bool, bool]:
+    """(exists, is a partition of audit_logs)."""
+    row = (
+        await session.execute(
+            text(
+                "SELECT to_regclass(:n) IS NOT NULL, EXISTS (SELECT 1 FROM pg_inherits "
+                "WHERE inhrelid = to_regclass(:n) AND inhparent = 'audit_logs'::regclass)"
+            ),
+            {"n": name},
+        )
+    ).one()
+    return bool(row[0]), bool(row[1])
+
+
+async def default_months(session: AsyncSession) -> list[date]:
+    """Months with rows in the DEFAULT partition (inserts for a month without a partition)."""
+    result = await session.execute(
+        text("SELECT DISTINCT date_trunc('month', created_at)::date FROM audit_logs_default")
+    )
+    return [row[0] for row in result]
+
+
+# -- sealing ------------------------------------------------------------------------------------
+
+
+async def take_seal_lock(session: AsyncSession) -> bool:
+    result = await session.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _SEAL_LOCK})
+    return bool(result.scalar())
+
+
+async def unsealed(
+    session: AsyncSession, limit: int
+) -> list[tuple[str, datetime, dict[str, Any] | None]]:
+    """Queued rows, oldest first: (row id, created_at, the row, or None when it is gone)."""
+    q = AuditUnsealed.__table__.c
+    query = (
+        select(q.row_id, q.created_at, *ROW_COLUMNS)
+        .select_from(
+            AuditUnsealed.__table__.outerjoin(
+                AuditLog.__table__, (_log.id == q.row_id) & (_log.created_at == q.created_at)
+            )
+        )
+        .order_by(q.created_at, q.row_id)
+        .limit(limit)
+    )
+    rows = []
+    for row in await session.execute(query):
+        mapping = row._mapping
+        found = None if mapping["id"] is None else {c.name: mapping[c.name] for c in ROW_COLUMNS}
+        rows.append((row[0], row[1], found))
+    return rows
+
+
+async def dequeue(session: AsyncSession, keys: Sequence[tuple[str, datetime]]) -> None:
+    q = AuditUnsealed.__table__.c
+    await session.execute(
+        delete(AuditUnsealed).where(tuple_(q.row_id, q.created_at).in_(list(keys)))
+    )
+
+
+async def chain_head(session: AsyncSession) -> tuple[int, bytes | None]:
+    row = (
+        await session.execute(
+            select(AuditCheckpoint.seq, AuditCheckpoint.digest)
+            .order_by(AuditCheckpoint.seq.desc())
+            .limit(1)
+        )
+    ).first()
+    return (0, None) if row is None else (row[0], row[1])
+
+
+async def add_checkpoint(session: AsyncSession, values: dict[str, Any]) -> None:
+    await session.execute(insert(AuditCheckpoint).values(**values))
+
+
+async def pending_count(session: AsyncSession) -> int:
+    return (await session.execute(select(func.count()).select_from(AuditUnsealed))).scalar_one()
+
+
+# -- reading for verify and archive -------------------------------------------------------------
+
+
+async def checkpoints(session: AsyncSession) -> AsyncIterator[AuditCheckpoint]:
+    """Every checkpoint in chain order, streamed."""
+    stream = await session.stream_scalars(
+        select(AuditCheckpoint).order_by(AuditCheckpoint.seq).execution_options(yield_per=200)
+    )
+    async for checkpoint in stream:
+        yield checkpoint
+
+
+async def month_entries(session: AsyncSession, month: date) -> list[tuple[int, list[str], bytes]]:
+    """(seq, row ids, row digests) of the month's checkpoints."""
+    c = AuditCheckpoint
+    result = await session.execute(
+        select(c.seq, c.row_ids, c.row_digests).where(c.month == month).order_by(c.seq)
+    )
+    return [(row[0], list(row[1]), row[2]) for row in result]
+
+
+async def month_checkpoint_digests(session: AsyncSession, month: date) -> list[tuple[int, bytes]]:
+    c = AuditCheckpoint
+    result = await session.execute(select(c.seq, c.digest).where(c.month == month).order_by(c.seq))
+    return [(row[0], row[1]) for row in result]
+
+
+async def checkpoint_months(session: AsyncSession) -> list[date]:
+    result = await session.execute(select(AuditCheckpoint.month).distinct())
+    return [row[0] for row in result]
+
+
+def _at(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def _named(table: str) -> TableClause:
+    """The columns of audit_logs on another table of the same shape (a partition, detached)."""
+    return sql_table(table, *(column(c.name, c.type) for c in ROW_COLUMNS))
+
+
+async def month_rows(
+    session: AsyncSession, month: date, upper: date, *, table: str | None = None
+) -> AsyncIterator[dict[str, Any]]:
+    """Rows of [month, upper) through the parent (or all of `table`), streamed in order."""
+    source: Any = AuditLog.__table__ if table is None else _named(table)
+    query = select(*(source.c[c.name] for c in ROW_COLUMNS))
+    if table is None:
+        query = query.where(
+            (source.c.created_at >= _at(month)) & (source.c.created_at < _at(upper))
+        )
+    query = query.order_by(source.c.created_at, source.c.id).execution_options(yield_per=5000)
+    stream = await session.stream(query)
+    async for row in stream:
+        yield dict(row._mapping)
+
+
+async def insert_rows(session: AsyncSession, table: str, rows: Sequence[dict[str, Any]]) -> None:
+    await session.execute(insert(_named(table)), list(rows))
+
+
+async def month_pending(session: AsyncSession, month: date, upper: date) -> set[str]:
+    q = AuditUnsealed.__table__.c
+    result = await session.execute(
+        select(q.row_id).where((q.created_at >= _at(month)) & (q.created_at < _at(upper)))
+    )
+    return {row[0] for row in result}
+
+
+async def month_removed(session: AsyncSession, month: date, upper: date) -> dict[str, str]:
+    r = AuditRemoval.__table__.c
+    result = await session.execute(
+        select(r.row_id, r.reason).where((r.created_at >= _at(month)) & (r.created_at < _at(upper)))
+    )
+    return {row[0]: row[1] for row in result}
+
+
+async def count_table(session: AsyncSession, table: str) -> int:
+    result = await session.execute(text(f'SELECT count(*) FROM "{table}"'))  # noqa: S608
+    return int(result.scalar_one())
+
+
+# -- archive and restore (owner role) ------------------------------------------------------------
+
+
+async def detach(connection: AsyncConnection, table: str) -> None:
+    """Detach a partition. Not CONCURRENTLY: PostgreSQL refuses that while a DEFAULT partition
+    exists, and the DEFAULT is what keeps every insert succeeding. The lock is held for a
+    catalogue change only; lock_timeout keeps requests from queueing behind a long wait."""
+    await connection.execute(text("SET lock_timeout = '2s'"))
+    await connection.execute(text(f'ALTER TABLE audit_logs DETACH PARTITION "{table}"'))
+
+
+async def drop_detached(session: AsyncSession, table: str) -> None:
+    await session.execute(text(f'DROP TABLE "{table}"'))
+
+
+async def create_standalone(session: AsyncSession, table: str) -> None:
+    await session.execute(text(f'CREATE TABLE "{table}" (LIKE audit_logs INCLUDING DEFAULTS)'))
