@@ -11,6 +11,7 @@ the chain at a time; inserts never wait for it.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
@@ -133,3 +134,31 @@ def start(
     if settings.audit_seal_interval == 0:
         return None
     return asyncio.create_task(run_schedule(factory, settings), name="pe-portal audit seal")
+
+
+async def export_lines(session: AsyncSession, keys: seal_keys.SealKeys) -> list[str]:
+    """The seal's public keys, then every checkpoint, as JSON Lines (`audit checkpoints export`):
+    kept elsewhere, they show later whether the database's chain was rewritten."""
+    lines = [
+        json.dumps({"keyId": kid, "publicKey": seal_keys.public_pem(public)})
+        for kid, public in sorted(keys.public.items())
+    ]
+    async for cp in lifecycle.checkpoints(session):
+        lines.append(
+            json.dumps(
+                {
+                    "seq": cp.seq,
+                    "month": cp.month.isoformat(),
+                    "sealedAt": canonical.iso_millis(cp.sealed_at),
+                    "rowCount": cp.row_count,
+                    "root": cp.root.hex(),
+                    "previous": cp.previous.hex() if cp.previous else None,
+                    "digest": cp.digest.hex(),
+                    "keyId": cp.key_id,
+                    "signature": cp.signature.hex(),
+                    "rowIds": cp.row_ids,
+                    "rowDigests": cp.row_digests.hex(),
+                }
+            )
+        )
+    return lines

@@ -4,7 +4,6 @@ years"; the runbook is docs/operations.md "Audit trail")."""
 from __future__ import annotations
 
 import getpass
-import json
 from datetime import date
 from pathlib import Path
 
@@ -13,7 +12,6 @@ from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pe_portal.audit import archiving, partitions, seal_keys, sealing, verification
-from pe_portal.audit.repository import lifecycle
 from pe_portal.cli.common import console, database, err_console, fail, in_transaction, run
 from pe_portal.cli.progress import progress_bars
 from pe_portal.config import get_settings
@@ -190,19 +188,7 @@ def export_checkpoints(
     keys = _keys(create=False)
 
     async def work(session: AsyncSession) -> list[str]:
-        lines = [
-            json.dumps({"publicKey": seal_keys.public_pem(public), "keyId": kid})
-            for kid, public in sorted(keys.public.items())
-        ]
-        async for cp in lifecycle.checkpoints(session):
-            lines.append(json.dumps({
-                "seq": cp.seq, "month": cp.month.isoformat(),
-                "sealedAt": cp.sealed_at.isoformat(), "rowCount": cp.row_count,
-                "root": cp.root.hex(), "previous": cp.previous.hex() if cp.previous else None,
-                "digest": cp.digest.hex(), "keyId": cp.key_id, "signature": cp.signature.hex(),
-                "rowIds": cp.row_ids, "rowDigests": cp.row_digests.hex(),
-            }))  # fmt: skip
-        return lines
+        return await sealing.export_lines(session, keys)
 
     text = "\n".join(in_transaction(work)) + "\n"
     if str(output) == "-":

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -126,12 +125,14 @@ async def test_seal_then_verify_names_tampering_done_with_triggers_bypassed(
     assert (await _verify(factory, keys)).pending == 1
     await sealing.seal(factory, keys)
     clean = await _verify(factory, keys)
-    assert clean.problems == [] and clean.rows == 6 and clean.pending == 0
+    assert clean.problems == []
+    assert clean.rows == 6
+    assert clean.pending == 0
     bypass = "SET session_replication_role = replica; "
     test_db.admin_sql(
-        bypass + f"UPDATE audit_logs SET ip_address = '6.6.6.6' WHERE id = '{ids[1]}'"
+        bypass + f"UPDATE audit_logs SET ip_address = '6.6.6.6' WHERE id = '{ids[1]}'"  # noqa: S608
     )
-    test_db.admin_sql(bypass + f"DELETE FROM audit_logs WHERE id = '{ids[2]}'")
+    test_db.admin_sql(bypass + f"DELETE FROM audit_logs WHERE id = '{ids[2]}'")  # noqa: S608
     test_db.admin_sql(
         bypass + "INSERT INTO audit_logs (id, action, created_at) "
         "VALUES ('slipped-in', 'LOGIN', '2024-03-07 00:00:00')"
@@ -152,7 +153,8 @@ async def test_a_wrong_seal_key_fails_verification_clearly(
     await sealing.seal(factory, keys)
     other = seal_keys.load(tmp_path / "other", create=True)
     report = await _verify(factory, other)
-    assert report.problems and "does not hold" in report.problems[0].what
+    assert report.problems
+    assert "does not hold" in report.problems[0].what
 
 
 async def test_user_deletion_cascade_keeps_the_trail_verifiable(
@@ -172,7 +174,8 @@ async def test_user_deletion_cascade_keeps_the_trail_verifiable(
     async with factory() as session, session.begin():
         await session.execute(text("DELETE FROM users WHERE id = 'u1'"))
     report = await _verify(factory, keys)
-    assert report.problems == [] and report.removed == 2
+    assert report.problems == []
+    assert report.removed == 2
 
 
 async def _sealed_old_month(
@@ -206,7 +209,8 @@ async def test_archive_then_restore_a_month(
     await sealing.seal(factory, keys)  # the AUDIT_ARCHIVED row
     assert (await _verify(factory, keys)).problems != []  # without the file, rows are missing
     from_files = await _verify(factory, keys, archive_dir=tmp_path / "arch")
-    assert from_files.problems == [] and from_files.rows >= 5
+    assert from_files.problems == []
+    assert from_files.rows >= 5
     await archiving.restore(owner_engine, done.path, SYSTEM)
     assert await _partition_of(factory, ids[0]) == "audit_logs_y2024m03"
     await sealing.seal(factory, keys)

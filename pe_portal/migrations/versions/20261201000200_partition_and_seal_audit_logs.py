@@ -217,7 +217,7 @@ def _progress() -> object | None:
     return context.config.attributes.get("progress") if context.config else None
 
 
-def _create_parent() -> list[str]:
+def _create_parent() -> None:
     op.execute(PARENT)
     for statement in INDEXES:
         op.execute(statement)
@@ -257,12 +257,8 @@ def _create_parent() -> list[str]:
             "+ make_interval(months => n))::date FROM generate_series(0, 3) AS n ORDER BY 1"
         )
     )
-    names = []
     for (month,) in months:
-        names.append(
-            op.get_bind().execute(text("SELECT audit_ensure_partition(:m)"), {"m": month}).scalar()
-        )
-    return names
+        op.get_bind().execute(text("SELECT audit_ensure_partition(:m)"), {"m": month})
 
 
 def _copy_rows() -> None:
