@@ -16,10 +16,14 @@ from sqlalchemy import (
     LargeBinary,
     PrimaryKeyConstraint,
     Text,
+    func,
+    literal_column,
+    or_,
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TIMESTAMP
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.elements import ColumnElement
 
 from pe_portal.db.base import Base, UTCDateTime, created_at_column, id_column
 
@@ -168,6 +172,31 @@ class AuditCheckpoint(Base):
     digest: Mapped[bytes] = mapped_column(LargeBinary())
     key_id: Mapped[str] = mapped_column()
     signature: Mapped[bytes] = mapped_column(LargeBinary())
+
+
+# Search (the studio, `GET /users/me/audit-logs?q=`): the expressions the indexes are built on.
+_SIMPLE: ColumnElement[str] = literal_column("'simple'::regconfig")
+DETAILS_WORDS = func.to_tsvector(
+    _SIMPLE, func.coalesce(AuditLog.__table__.c.details, literal_column("'{}'::jsonb"))
+)
+SEARCH_MAX_LENGTH = 200
+
+
+def like_pattern(term: str) -> str:
+    """`%term%` with LIKE's own metacharacters taken literally."""
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def search_condition(pattern: Any, words: Any) -> ColumnElement[bool]:
+    """A fragment of the IP or user agent (trigram indexes), or the words of the details (a
+    full-text index). `pattern` is like_pattern(term), `words` the term itself."""
+    c = AuditLog.__table__.c
+    return or_(
+        c.ip_address.ilike(pattern),
+        c.user_agent.ilike(pattern),
+        DETAILS_WORDS.op("@@")(func.plainto_tsquery(_SIMPLE, words)),
+    )
 
 
 class TrailEntry(TypedDict):

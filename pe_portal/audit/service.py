@@ -106,8 +106,10 @@ async def trail(
     until: datetime | None = None,
     cursor: str | None = None,
     limit: int = 50,
+    q: str | None = None,
 ) -> TrailPage:
-    """One page of the user's own rows, newest first; `since` inclusive, `until` exclusive."""
+    """One page of the user's own rows, newest first; `since` inclusive, `until` exclusive;
+    with `q`, only rows whose IP or user agent holds it or whose details hold its words."""
     rows = await repository.trail_for_user(
         session,
         user_id=user_id,
@@ -116,6 +118,7 @@ async def trail(
         until=until,
         before=decode_cursor(cursor) if cursor else None,
         limit=limit + 1,  # one more tells whether there is a next page
+        q=q,
     )
     items = rows[:limit]
     return TrailPage(items, encode_cursor(items[-1]) if len(rows) > limit else None)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import CheckConstraint, Index, text
+from sqlalchemy import CheckConstraint, Index, literal, literal_column, or_, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.sql.elements import ColumnElement
 
 from pe_portal.db.base import Base, UTCDateTime, created_at_column, id_column, updated_at_column
 
@@ -52,3 +53,11 @@ class User(Base):
     profile: Mapped[UserProfile | None] = relationship(
         back_populates="user", lazy="raise", passive_deletes=True
     )
+
+
+def search_condition(term: str) -> ColumnElement[bool]:
+    """A fragment of the name or e-mail (`ILIKE`), or a near miss of one of its words (pg_trgm's
+    word similarity, `<%`): both served by idx_users_search_trgm."""
+    expression: ColumnElement[str] = literal_column(f"({SEARCH_TEXT})")
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return or_(expression.ilike(f"%{escaped}%"), literal(term).op("<%")(expression))

@@ -135,6 +135,28 @@ BEGIN
 END $$
 """
 
+# A partition's indexes are named after the parent's (idx_audit_logs_composite_y2026m01), so a
+# plan names the index it uses whatever the partition.
+NAME_INDEXES = """
+CREATE FUNCTION audit_name_partition_indexes(part regclass) RETURNS void LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+    suffix text := substr(part::text, length('audit_logs') + 1);
+    item record;
+BEGIN
+    FOR item IN
+        SELECT c.relname AS child, p.relname AS parent
+        FROM pg_index x
+        JOIN pg_class c ON c.oid = x.indexrelid
+        JOIN pg_inherits i ON i.inhrelid = c.oid
+        JOIN pg_class p ON p.oid = i.inhparent
+        WHERE x.indrelid = part AND c.relname <> p.relname || suffix
+    LOOP
+        EXECUTE format('ALTER INDEX %I RENAME TO %I', item.child, item.parent || suffix);
+    END LOOP;
+END $$
+"""
+
 # One month's partition, created when missing; rows of that month that had landed in the
 # DEFAULT partition move into it. Callable by the app role (the server's scheduler).
 ENSURE = """
@@ -166,6 +188,7 @@ BEGIN
     END IF;
     EXECUTE format('ALTER TABLE audit_logs ATTACH PARTITION %I FOR VALUES FROM (%L) TO (%L)',
                    name, lower_bound, upper_bound);
+    PERFORM audit_name_partition_indexes(name::regclass);
     EXECUTE format('DROP TRIGGER IF EXISTS audit_logs_no_truncate ON %I', name);
     EXECUTE format('CREATE TRIGGER audit_logs_no_truncate BEFORE TRUNCATE ON %I '
                    'FOR EACH STATEMENT EXECUTE FUNCTION audit_logs_immutable()', name);
@@ -243,6 +266,7 @@ def _create_parent() -> None:
         )
     op.execute(ENQUEUE)
     op.execute(REMOVED)
+    op.execute(NAME_INDEXES)
     op.execute(ENSURE)
     op.execute("REVOKE ALL ON FUNCTION audit_ensure_partition(date) FROM PUBLIC")
     op.execute("CREATE TABLE audit_logs_default PARTITION OF audit_logs DEFAULT")
@@ -250,6 +274,7 @@ def _create_parent() -> None:
         "CREATE TRIGGER audit_logs_no_truncate BEFORE TRUNCATE ON audit_logs_default "
         "FOR EACH STATEMENT EXECUTE FUNCTION audit_logs_immutable()"
     )
+    op.execute("SELECT audit_name_partition_indexes('audit_logs_default')")
     months = op.get_bind().execute(
         text(
             f"SELECT DISTINCT date_trunc('month', created_at)::date FROM {OLD} "  # noqa: S608
@@ -341,6 +366,7 @@ def downgrade() -> None:
     op.execute("DROP TABLE audit_logs CASCADE")
     op.execute("DROP TABLE audit_checkpoints, audit_removals, audit_unsealed")
     op.execute("DROP FUNCTION audit_ensure_partition(date)")
+    op.execute("DROP FUNCTION audit_name_partition_indexes(regclass)")
     op.execute("DROP FUNCTION audit_logs_enqueue()")
     op.execute("DROP FUNCTION audit_logs_removed()")
     op.execute("ALTER TABLE audit_logs_heap RENAME TO audit_logs")
