@@ -6,7 +6,7 @@ from typing import Any, ClassVar
 
 from sqladmin import action
 from sqladmin.filters import BooleanFilter, StaticValuesFilter
-from sqlalchemy import Select, or_
+from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
@@ -108,6 +108,13 @@ class AuditLogAdmin(StudioView, model=AuditLog):
 
     def search_placeholder(self) -> str:
         return "User id, IP, user agent or words of the details"
+
+    def _stmt_by_identifier(self, identifier: str) -> Select[Any]:
+        # The key is (id, created_at) since partitioning, and sqladmin's links join both with
+        # ";"; the id alone is unique (a CUID), so a link by id (older pages, the user view's
+        # "audit trail") finds the row too.
+        row_id = identifier.split(";", 1)[0]
+        return select(AuditLog).where(AuditLog.id == row_id)
 
     column_sortable_list: ClassVar[list[Any]] = [AuditLog.created_at, AuditLog.action]
     column_default_sort = (AuditLog.created_at, True)

@@ -3,9 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import CheckConstraint, Index, literal, literal_column, or_, text
+from sqlalchemy import (
+    CheckConstraint,
+    Index,
+    exists,
+    func,
+    literal,
+    literal_column,
+    select,
+    text,
+    union_all,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -55,9 +65,36 @@ class User(Base):
     )
 
 
+
+def _search_text(table: Any) -> ColumnElement[str]:
+    """SEARCH_TEXT over `table` (the users table or an alias of it), constants inline so the
+    expression is the index's."""
+    space: ColumnElement[str] = literal_column("' '")
+    empty: ColumnElement[str] = literal_column("''")
+    return (
+        func.coalesce(table.c.first_name, empty)
+        .op("||")(space)
+        .op("||")(func.coalesce(table.c.last_name, empty))
+        .op("||")(space)
+        .op("||")(table.c.email)
+    )
+
+
 def search_condition(term: str) -> ColumnElement[bool]:
-    """A fragment of the name or e-mail (`ILIKE`), or a near miss of one of its words (pg_trgm's
-    word similarity, `<%`): both served by idx_users_search_trgm."""
-    expression: ColumnElement[str] = literal_column(f"({SEARCH_TEXT})")
+    """Users whose name or e-mail holds `term` (`ILIKE`); when none does, near misses of its
+    words (pg_trgm's word similarity, `<%`), so a typo still finds the person and an exact
+    fragment is not drowned in look-alikes. Each branch is a scan of idx_users_search_trgm; the
+    fragment's matches are read once (a CTE) and decide whether the near misses are wanted."""
+    users = User.__table__
     escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return or_(expression.ilike(f"%{escaped}%"), literal(term).op("<%")(expression))
+    fragment_rows = users.alias("fragment_rows")
+    fragment = (
+        select(fragment_rows.c.id)
+        .where(_search_text(fragment_rows).ilike(f"%{escaped}%"))
+        .cte("user_search_fragment")
+    )
+    near_rows = users.alias("near_rows")
+    near = select(near_rows.c.id).where(
+        literal(term).op("<%")(_search_text(near_rows)), ~exists(select(fragment.c.id))
+    )
+    return users.c.id.in_(union_all(select(fragment.c.id), near))
