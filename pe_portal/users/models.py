@@ -65,7 +65,6 @@ class User(Base):
     )
 
 
-
 def _search_text(table: Any) -> ColumnElement[str]:
     """SEARCH_TEXT over `table` (the users table or an alias of it), constants inline so the
     expression is the index's."""

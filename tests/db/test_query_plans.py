@@ -6,7 +6,6 @@ exactly that statement with the same parameters."""
 from __future__ import annotations
 
 import re
-
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any

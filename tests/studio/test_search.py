@@ -22,7 +22,7 @@ _FIRST = "ARRAY['Ada','Grace','Alan','Edsger','Barbara','Donald','Frances','John
 _HEAD = "ARRAY['Lov','Hop','Tur','Dijk','Knu','Ritch','Thomp','Lisk','Bab','Shan','Ham','Wirt']"
 _TAIL = "ARRAY['elace','per','ing','stra','th','ie','son','ov','bage','non','ilton','kins']"
 _SEED = (
-    "INSERT INTO users (id, email, password, first_name, last_name) SELECT 'su' || g,"
+    "INSERT INTO users (id, email, password, first_name, last_name) SELECT 'su' || g,"  # noqa: S608
     f" lower(({_FIRST})[g % 10 + 1] || '.' || ({_HEAD})[g / 10 % 12 + 1]"
     f" || ({_TAIL})[g / 120 % 12 + 1]) || g || '@example.com', 'x', ({_FIRST})[g % 10 + 1],"
     f" ({_HEAD})[g / 10 % 12 + 1] || ({_TAIL})[g / 120 % 12 + 1] || (g % 7)"
