@@ -135,3 +135,8 @@ async def login_devices(
     """(user agent, IP) of every earlier sign-in of the user (not the session `except_session`)."""
     rows = await repository.login_devices(session, user_id=user_id, except_session=except_session)
     return set(rows)
+
+
+async def count_user_rows(session: AsyncSession, *, user_id: str) -> int:
+    """How many rows of the trail are the user's (served by idx_audit_logs_user)."""
+    return await repository.count_for_user(session, user_id=user_id)

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from pe_portal.audit import archiving, partitions, seal_keys, sealing, verification
 from pe_portal.context import SYSTEM
 from pe_portal.errors import InvalidInput
+from pe_portal.users import service as users
 from tests.conftest import PgCluster
 
 pytestmark = pytest.mark.usefixtures("committed")
@@ -158,7 +159,7 @@ async def test_a_wrong_seal_key_fails_verification_clearly(
 
 
 async def test_user_deletion_cascade_keeps_the_trail_verifiable(
-    factory: async_sessionmaker[AsyncSession], keys: seal_keys.SealKeys
+    factory: async_sessionmaker[AsyncSession], keys: seal_keys.SealKeys, test_db: PgCluster
 ) -> None:
     async with factory() as session, session.begin():
         await session.execute(
@@ -167,15 +168,26 @@ async def test_user_deletion_cascade_keeps_the_trail_verifiable(
         await session.execute(
             text(
                 "INSERT INTO audit_logs (id, user_id, action) VALUES ('r1', 'u1', 'LOGIN'), "
-                "('r2', 'u1', 'LOGOUT')"
+                "('r2', 'u1', 'LOGOUT'), ('r3', NULL, 'LOGIN')"
             )
         )
     await sealing.seal(factory, keys)
     async with factory() as session, session.begin():
-        await session.execute(text("DELETE FROM users WHERE id = 'u1'"))
+        await users.delete_user(session, user_id="u1", context=SYSTEM)
     report = await _verify(factory, keys)
     assert report.problems == []
     assert report.removed == 2
+    await sealing.seal(factory, keys)  # the USER_DELETED row, which records the count
+    assert (await _verify(factory, keys)).problems == []
+    # A superuser removes a row and forges a trace for it: the counts no longer agree.
+    test_db.admin_sql(
+        "SET session_replication_role = replica; "
+        "INSERT INTO audit_removals (row_id, created_at, user_id, reason) "
+        "SELECT id, created_at, 'u1', 'user_deleted' FROM audit_logs WHERE id = 'r3'; "
+        "DELETE FROM audit_logs WHERE id = 'r3'"
+    )
+    [problem] = (await _verify(factory, keys)).problems
+    assert "lists 3 rows of deleted user u1" in problem.what
 
 
 async def _sealed_old_month(

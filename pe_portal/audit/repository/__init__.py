@@ -6,7 +6,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Select, Text, bindparam, select, tuple_
+from sqlalchemy import Select, Text, bindparam, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pe_portal.audit.models import (
@@ -123,3 +123,8 @@ async def login_devices(
         .distinct()
     )
     return [(row.user_agent, row.ip_address) for row in await session.execute(query)]
+
+
+async def count_for_user(session: AsyncSession, *, user_id: str) -> int:
+    query = select(func.count()).select_from(AuditLog).where(AuditLog.user_id == user_id)
+    return int((await session.execute(query)).scalar_one())

@@ -217,3 +217,25 @@ async def drop_detached(session: AsyncSession, table: str) -> None:
 
 async def create_standalone(session: AsyncSession, table: str) -> None:
     await session.execute(text(f'CREATE TABLE "{table}" (LIKE audit_logs INCLUDING DEFAULTS)'))
+
+
+async def removals_by_user(session: AsyncSession) -> dict[str, tuple[int, datetime]]:
+    """User id → (rows the cascade removed, when the last went) from the removal trace."""
+    r = AuditRemoval.__table__.c
+    result = await session.execute(
+        select(r.user_id, func.count(), func.max(r.removed_at))
+        .where(r.reason == "user_deleted", r.user_id.is_not(None))
+        .group_by(r.user_id)
+    )
+    return {row[0]: (int(row[1]), row[2]) for row in result}
+
+
+async def recorded_deletions(session: AsyncSession) -> dict[str, int]:
+    """Deleted user id → the row count its USER_DELETED event sealed."""
+    details = _log.details
+    result = await session.execute(
+        select(details["deletedUserId"].astext, details["auditRowsRemoved"].astext).where(
+            _log.action == "USER_DELETED", details.has_key("auditRowsRemoved")
+        )
+    )
+    return {row[0]: int(row[1]) for row in result if row[0] is not None}
