@@ -80,7 +80,8 @@ def load(directory: Path, *, create: bool = False) -> SealKeys:
             )
         except (OSError, ValueError, TypeError) as error:
             raise InvalidInput(
-                f"{path} is not a readable PEM key ({error}).", code="bad_seal_key"
+                f"{path} is not a readable PEM key; move it out of the seal key directory.",
+                code="bad_seal_key",
             ) from error
         if isinstance(key, Ed25519PrivateKey):
             private.append((path.stat().st_mtime, key))

@@ -92,8 +92,8 @@ def verify(
 ) -> None:
     """Check the checkpoint chain and every row against it; exit 1 naming what is wrong."""
     settings = get_settings()
-    keys = _keys(create=False)
     first, last = _month(since, "--from"), _month(until, "--to")
+    keys = _keys(create=False)
 
     async def work(session: AsyncSession) -> verification.VerifyReport:
         with progress_bars() as bars:
