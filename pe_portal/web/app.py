@@ -101,9 +101,10 @@ def create_app(
         mail_worker.start()
         backups = backup_schedule.start(settings)
         # The audit trail's upkeep, off the request path: partitions ahead and retention (as the
-        # owner role, which may detach), and sealing (the app role; one sealer at a time).
+        # owner role, which may detach: a connection holds the archive lock, one works), and
+        # sealing (the app role; one sealer at a time).
         audit_owner = create_engine(
-            settings, settings.database_migration_url or settings.database_url, pool_size=1
+            settings, settings.database_migration_url or settings.database_url, pool_size=3
         )
         audit_partitions = partitions.start(app.state.sessionmaker, audit_owner, settings)
         audit_seal = sealing.start(app.state.sessionmaker, settings)

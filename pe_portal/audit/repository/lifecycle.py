@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import column, delete, func, insert, select, text, tuple_
 from sqlalchemy import table as sql_table
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql.expression import TableClause
 
@@ -203,12 +205,31 @@ async def count_table(session: AsyncSession, table: str) -> int:
 # -- archive and restore (owner role) ------------------------------------------------------------
 
 
-async def detach(connection: AsyncConnection, table: str) -> None:
-    """Detach a partition. Not CONCURRENTLY: PostgreSQL refuses that while a DEFAULT partition
-    exists, and the DEFAULT is what keeps every insert succeeding. The lock is held for a
-    catalogue change only; lock_timeout keeps requests from queueing behind a long wait."""
+async def detach(connection: AsyncConnection, table: str, attempts: int = 5) -> bool:
+    """Detach a partition; False when its lock could not be had in `attempts` tries. Not
+    CONCURRENTLY: PostgreSQL refuses that while a DEFAULT partition exists, and the DEFAULT is
+    what keeps every insert succeeding. The lock is held for a catalogue change only; a short
+    lock_timeout keeps requests from queueing behind a long wait for it."""
     await connection.execute(text("SET lock_timeout = '2s'"))
-    await connection.execute(text(f'ALTER TABLE audit_logs DETACH PARTITION "{table}"'))
+    for attempt in range(attempts):
+        try:
+            await connection.execute(text(f'ALTER TABLE audit_logs DETACH PARTITION "{table}"'))
+        except DBAPIError as error:
+            if "lock timeout" not in str(error.orig):
+                raise
+            await asyncio.sleep(1 + attempt)
+        else:
+            return True
+    return False
+
+
+_ARCHIVE_LOCK = 0xA2C1
+
+
+async def try_archive_lock(connection: AsyncConnection) -> bool:
+    """One archiving run at a time across processes (held until `connection` closes)."""
+    result = await connection.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": _ARCHIVE_LOCK})
+    return bool(result.scalar())
 
 
 async def drop_detached(session: AsyncSession, table: str) -> None:

@@ -64,13 +64,14 @@ USER_SEARCH = (
     "((coalesce(first_name, '') || ' ' || coalesce(last_name, '') || ' ' || email) gin_trgm_ops)"
 )
 
-# UPDATE is always refused; TRUNCATE too (statement trigger on the parent and on each
-# partition). DELETE passes for the cascade from a deleted user, the retention switch, and the
-# partition function moving rows out of the DEFAULT partition.
+# UPDATE is always refused. DELETE passes for the cascade from a deleted user, the retention
+# switch, and the partition function moving rows out of the DEFAULT partition; TRUNCATE
+# (a statement trigger on the parent and on each partition) only under the retention switch.
 IMMUTABLE = """
 CREATE OR REPLACE FUNCTION audit_logs_immutable() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF current_setting('pe_portal.audit_retention', true) = 'on' THEN
+    IF TG_OP IN ('DELETE', 'TRUNCATE')
+       AND current_setting('pe_portal.audit_retention', true) = 'on' THEN
         RETURN OLD;
     END IF;
     IF TG_OP = 'DELETE' THEN
