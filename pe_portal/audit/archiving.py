@@ -110,7 +110,10 @@ async def archive_month(
     async with engine.connect() as lock:
         if not await lifecycle.try_archive_lock(lock):
             raise Conflict("Another audit archive is running; try again later.", code="archiving")
-        return await _archive_month(engine, month, directory, keys, context, progress)
+        try:
+            return await _archive_month(engine, month, directory, keys, context, progress)
+        finally:
+            await lifecycle.release_archive_lock(lock)
 
 
 async def _archive_month(

@@ -227,9 +227,17 @@ _ARCHIVE_LOCK = 0xA2C1
 
 
 async def try_archive_lock(connection: AsyncConnection) -> bool:
-    """One archiving run at a time across processes (held until `connection` closes)."""
+    """One archiving run at a time across processes (held until released: a pooled connection
+    outlives the run)."""
     result = await connection.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": _ARCHIVE_LOCK})
-    return bool(result.scalar())
+    taken = bool(result.scalar())
+    await connection.commit()
+    return taken
+
+
+async def release_archive_lock(connection: AsyncConnection) -> None:
+    await connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _ARCHIVE_LOCK})
+    await connection.commit()
 
 
 async def drop_detached(session: AsyncSession, table: str) -> None:
