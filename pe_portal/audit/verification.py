@@ -58,14 +58,14 @@ async def _verify_chain(
     session: AsyncSession, keys: seal_keys.SealKeys, report: VerifyReport
 ) -> None:
     expected_seq, previous = 1, None
-    async for cp in lifecycle.checkpoints(session):
+    async for cp in lifecycle.chain(session):
         problems = []
         if cp.seq != expected_seq:
             problems.append(f"expected window {expected_seq} here: windows are missing")
         if cp.previous != previous:
             problems.append("does not link to the window before it (the chain is broken)")
         digests = canonical.split_digests(cp.row_digests)
-        if not (len(digests) == cp.row_count == len(cp.row_ids)):
+        if not (len(digests) == cp.row_count == cp.id_count):
             problems.append("its row count does not match its rows")
         if canonical.root(digests) != cp.root:
             problems.append("its root does not match its row digests")

@@ -132,6 +132,19 @@ async def checkpoints(session: AsyncSession) -> AsyncIterator[AuditCheckpoint]:
         yield checkpoint
 
 
+async def chain(session: AsyncSession) -> AsyncIterator[Any]:
+    """Every checkpoint's header and row digests in chain order, streamed (not the row ids,
+    only their number: verify reads those month by month)."""
+    c = AuditCheckpoint
+    query = select(
+        c.seq, c.month, c.sealed_at, c.row_count, func.cardinality(c.row_ids).label("id_count"),
+        c.row_digests, c.root, c.previous, c.digest, c.key_id, c.signature,
+    ).order_by(c.seq)  # fmt: skip
+    stream = await session.stream(query.execution_options(yield_per=200))
+    async for row in stream:
+        yield row
+
+
 async def month_entries(session: AsyncSession, month: date) -> list[tuple[int, list[str], bytes]]:
     """(seq, row ids, row digests) of the month's checkpoints."""
     c = AuditCheckpoint
@@ -161,20 +174,35 @@ def _named(table: str) -> TableClause:
     return sql_table(table, *(column(c.name, c.type) for c in ROW_COLUMNS))
 
 
+_ROW_SQL = (
+    "SELECT id, user_id, action, resource, details, ip_address, user_agent, created_at"
+    " FROM {source} {where} ORDER BY created_at, id"
+)
+
+
 async def month_rows(
     session: AsyncSession, month: date, upper: date, *, table: str | None = None
 ) -> AsyncIterator[dict[str, Any]]:
-    """Rows of [month, upper) through the parent (or all of `table`), streamed in order."""
-    source: Any = AuditLog.__table__ if table is None else _named(table)
-    query = select(*(source.c[c.name] for c in ROW_COLUMNS))
+    """Rows of [month, upper) through the parent (or all of `table`), streamed in order.
+
+    Read with the driver's own cursor: verify reads every row of the trail, and SQLAlchemy's
+    per-row result processing cost more than the digest (created_at comes back naive UTC)."""
     if table is None:
-        query = query.where(
-            (source.c.created_at >= _at(month)) & (source.c.created_at < _at(upper))
+        sql = _ROW_SQL.format(
+            source="audit_logs", where="WHERE created_at >= $1 AND created_at < $2"
         )
-    query = query.order_by(source.c.created_at, source.c.id).execution_options(yield_per=5000)
-    stream = await session.stream(query)
-    async for row in stream:
-        yield dict(row._mapping)
+        args: tuple[Any, ...] = (_naive(month), _naive(upper))
+    else:
+        sql, args = _ROW_SQL.format(source=f'"{table}"', where=""), ()
+    connection = await session.connection()
+    driver: Any = (await connection.get_raw_connection()).driver_connection
+    async for record in driver.cursor(sql, *args, prefetch=5000):
+        yield dict(record.items())
+
+
+def _naive(day: date) -> datetime:
+    """The column's own form: timestamp without time zone, holding UTC."""
+    return _at(day).replace(tzinfo=None)
 
 
 async def insert_rows(session: AsyncSession, table: str, rows: Sequence[dict[str, Any]]) -> None:
