@@ -128,7 +128,8 @@ class AuditUnsealed(Base):
     """A row not yet sealed (queued by a trigger on insert; taken by the next seal)."""
 
     __tablename__ = "audit_unsealed"
-    __table_args__ = (PrimaryKeyConstraint("row_id", "created_at", name="audit_unsealed_pkey"),)
+    # In seal order: a seal reads the front of the key's index, never sorts the whole queue.
+    __table_args__ = (PrimaryKeyConstraint("created_at", "row_id", name="audit_unsealed_pkey"),)
 
     row_id: Mapped[str] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

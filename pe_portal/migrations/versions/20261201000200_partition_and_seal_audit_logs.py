@@ -202,7 +202,8 @@ SEAL_TABLES = (
     CREATE TABLE audit_unsealed (
         row_id TEXT NOT NULL,
         created_at TIMESTAMP(3) NOT NULL,
-        CONSTRAINT audit_unsealed_pkey PRIMARY KEY (row_id, created_at)
+        -- in seal order: each seal reads the front of this index, never sorts the queue
+        CONSTRAINT audit_unsealed_pkey PRIMARY KEY (created_at, row_id)
     )
     """,
     """
