@@ -92,6 +92,14 @@ class Settings(BaseSettings):
     mfa_token_ttl: int = Field(default=300, ge=30, le=3600, description="seconds")
     mfa_max_factors: int = Field(default=10, ge=1, le=50)
 
+    # The audit trail over years (DESIGN "Audit trail over years", docs/operations.md).
+    audit_retention_months: int = Field(
+        default=0, ge=0, le=1200, description="months kept in the database; 0: forever"
+    )
+    audit_archive_dir: Path | None = None
+    audit_seal_key_dir: Path = Path("var/audit-seal")
+    audit_seal_interval: int = Field(default=300, ge=0, description="seconds; 0: off")
+
     pgdata_dir: Path = Path("var/pgdata")
     # pgBackRest (physical backups, WAL archive): the embedded cluster's repository.
     backup_repo_dir: Path = Path("var/backups")

@@ -25,8 +25,11 @@ from pe_portal.web.app import create_app
 
 ALL_TABLES = (
     "users, user_profiles, sessions, audit_logs, auth_rate_limits, mail_outbox, mfa_factors, "
-    "mfa_recovery_codes, mfa_challenges"
+    "mfa_recovery_codes, mfa_challenges, audit_checkpoints, audit_removals, audit_unsealed"
 )
+# The audit tables refuse TRUNCATE but under the retention switch (an owner's explicit act).
+RETENTION_SWITCH = "SET pe_portal.audit_retention = 'on'"
+CLEAN_ALL = f"{RETENTION_SWITCH}; TRUNCATE {ALL_TABLES} CASCADE"
 
 
 @dataclass
@@ -160,6 +163,7 @@ async def committed(owner_engine: AsyncEngine) -> AsyncIterator[None]:
     """For tests that need real commits (races, processes): tables emptied afterwards."""
     yield
     async with owner_engine.begin() as connection:
+        await connection.execute(text(RETENTION_SWITCH.replace("SET", "SET LOCAL")))
         await connection.execute(text(f"TRUNCATE {ALL_TABLES} CASCADE"))
 
 
@@ -217,4 +221,4 @@ def served(
         with serve(server_env(urls, home, **extra), home) as server:
             yield server
     finally:
-        test_db.admin_sql(f"TRUNCATE {ALL_TABLES} CASCADE")
+        test_db.admin_sql(CLEAN_ALL)

@@ -1,17 +1,31 @@
-"""The `audit_logs` table: append-only (enforced by a trigger and by grants)."""
+"""The `audit_logs` table, partitioned by month: append-only (enforced by triggers and by grants),
+and the tables that seal it (DESIGN "Audit trail over years")."""
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, TypedDict
 
-from sqlalchemy import ForeignKey, Index, text
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import (
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    PrimaryKeyConstraint,
+    Text,
+    func,
+    literal_column,
+    or_,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TIMESTAMP
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.elements import ColumnElement
 
-from pe_portal.db.base import Base, created_at_column, id_column
+from pe_portal.db.base import Base, UTCDateTime, created_at_column, id_column
 
 
 class AuditAction(StrEnum):
@@ -42,6 +56,8 @@ class AuditAction(StrEnum):
     RECOVERY_CODE_USED = "RECOVERY_CODE_USED"
     RECOVERY_CODES_REGENERATED = "RECOVERY_CODES_REGENERATED"
     KEYS_ROTATED = "KEYS_ROTATED"
+    AUDIT_ARCHIVED = "AUDIT_ARCHIVED"
+    AUDIT_RESTORED = "AUDIT_RESTORED"
 
 
 class AuditResource(StrEnum):
@@ -49,6 +65,7 @@ class AuditResource(StrEnum):
     USER = "USER"
     SESSION = "SESSION"
     PROFILE = "PROFILE"
+    AUDIT = "AUDIT"
 
 
 class AuditLog(Base):
@@ -70,6 +87,26 @@ class AuditLog(Base):
             "created_at",
             postgresql_where=text("action IN ('LOGIN_FAILED', 'MFA_FAILED')"),
         ),
+        # Search (the studio, `?q=`): fragments of an IP or user agent, words of the details.
+        Index(
+            "idx_audit_logs_ip_trgm",
+            "ip_address",
+            postgresql_using="gin",
+            postgresql_ops={"ip_address": "gin_trgm_ops"},
+        ),
+        Index(
+            "idx_audit_logs_agent_trgm",
+            "user_agent",
+            postgresql_using="gin",
+            postgresql_ops={"user_agent": "gin_trgm_ops"},
+        ),
+        Index(
+            "idx_audit_logs_details_fts",
+            text("to_tsvector('simple'::regconfig, coalesce(details, '{}'::jsonb))"),
+            postgresql_using="gin",
+        ),
+        # Range-partitioned by month; the partitions are made by audit_ensure_partition().
+        {"postgresql_partition_by": "RANGE (created_at)"},
     )
 
     id: Mapped[str] = id_column()
@@ -81,7 +118,86 @@ class AuditLog(Base):
     details: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     ip_address: Mapped[str | None] = mapped_column()
     user_agent: Mapped[str | None] = mapped_column()
-    created_at: Mapped[datetime] = created_at_column()
+    # Part of the primary key: a partitioned table's keys include the partition key.
+    created_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), primary_key=True, server_default=text("CURRENT_TIMESTAMP")
+    )
+
+
+class AuditUnsealed(Base):
+    """A row not yet sealed (queued by a trigger on insert; taken by the next seal)."""
+
+    __tablename__ = "audit_unsealed"
+    # In seal order: a seal reads the front of the key's index, never sorts the whole queue.
+    __table_args__ = (PrimaryKeyConstraint("created_at", "row_id", name="audit_unsealed_pkey"),)
+
+    row_id: Mapped[str] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class AuditRemoval(Base):
+    """A row an honest DELETE removed (the user cascade, the retention switch): its trace."""
+
+    __tablename__ = "audit_removals"
+    __table_args__ = (
+        PrimaryKeyConstraint("row_id", "created_at", name="audit_removals_pkey"),
+        Index("idx_audit_removals_created", "created_at"),
+    )
+
+    row_id: Mapped[str] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    user_id: Mapped[str | None] = mapped_column()
+    reason: Mapped[str] = mapped_column()
+    removed_at: Mapped[datetime] = created_at_column()
+
+
+class AuditCheckpoint(Base):
+    """One sealed window: rows of one month in seal order, their digests, the chain link and
+    the Ed25519 signature over the checkpoint's digest."""
+
+    __tablename__ = "audit_checkpoints"
+    __table_args__ = (
+        PrimaryKeyConstraint("seq", name="audit_checkpoints_pkey"),
+        Index("idx_audit_checkpoints_month", "month"),
+    )
+
+    seq: Mapped[int] = mapped_column(BigInteger, autoincrement=False)
+    month: Mapped[date] = mapped_column()
+    sealed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    row_count: Mapped[int] = mapped_column(Integer)
+    row_ids: Mapped[list[str]] = mapped_column(ARRAY(Text()))
+    row_times: Mapped[list[datetime]] = mapped_column(ARRAY(TIMESTAMP(precision=3)))
+    row_digests: Mapped[bytes] = mapped_column(LargeBinary())
+    root: Mapped[bytes] = mapped_column(LargeBinary())
+    previous: Mapped[bytes | None] = mapped_column(LargeBinary())
+    digest: Mapped[bytes] = mapped_column(LargeBinary())
+    key_id: Mapped[str] = mapped_column()
+    signature: Mapped[bytes] = mapped_column(LargeBinary())
+
+
+# Search (the studio, `GET /users/me/audit-logs?q=`): the expressions the indexes are built on.
+_SIMPLE: ColumnElement[str] = literal_column("'simple'::regconfig")
+DETAILS_WORDS = func.to_tsvector(
+    _SIMPLE, func.coalesce(AuditLog.__table__.c.details, literal_column("'{}'::jsonb"))
+)
+SEARCH_MAX_LENGTH = 200
+
+
+def like_pattern(term: str) -> str:
+    """`%term%` with LIKE's own metacharacters taken literally."""
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def search_condition(pattern: Any, words: Any) -> ColumnElement[bool]:
+    """A fragment of the IP or user agent (trigram indexes), or the words of the details (a
+    full-text index). `pattern` is like_pattern(term), `words` the term itself."""
+    c = AuditLog.__table__.c
+    return or_(
+        c.ip_address.ilike(pattern),
+        c.user_agent.ilike(pattern),
+        DETAILS_WORDS.op("@@")(func.plainto_tsquery(_SIMPLE, words)),
+    )
 
 
 class TrailEntry(TypedDict):

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from pe_portal.audit import service
-from pe_portal.audit.models import AuditAction
+from pe_portal.audit.models import SEARCH_MAX_LENGTH, AuditAction
 from pe_portal.audit.schemas import AuditLogPage, IsoDateTime
 from pe_portal.errors import InvalidInput
 from pe_portal.http.errors import raises
@@ -48,6 +48,14 @@ async def list_audit_logs(
     until: Annotated[IsoDateTime | None, Query(description="exclusive, ISO 8601")] = None,
     cursor: Annotated[str | None, Query(max_length=100, pattern=service.CURSOR_PATTERN)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+    q: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=SEARCH_MAX_LENGTH,
+            description="a fragment of the IP address or user agent, or words of the details",
+        ),
+    ] = None,
 ) -> AuditLogPage:
     """The user's own audit trail, newest first; pass `nextCursor` back as `cursor`."""
     page = await service.trail(
@@ -58,6 +66,7 @@ async def list_audit_logs(
         until=_utc(until),
         cursor=cursor,
         limit=limit,
+        q=q,
     )
     # One validation of the whole page; FastAPI then serialises the instance as it is.
     return AuditLogPage.model_validate({"items": page.items, "next_cursor": page.next_cursor})

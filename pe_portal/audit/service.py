@@ -106,8 +106,10 @@ async def trail(
     until: datetime | None = None,
     cursor: str | None = None,
     limit: int = 50,
+    q: str | None = None,
 ) -> TrailPage:
-    """One page of the user's own rows, newest first; `since` inclusive, `until` exclusive."""
+    """One page of the user's own rows, newest first; `since` inclusive, `until` exclusive;
+    with `q`, only rows whose IP or user agent holds it or whose details hold its words."""
     rows = await repository.trail_for_user(
         session,
         user_id=user_id,
@@ -116,6 +118,7 @@ async def trail(
         until=until,
         before=decode_cursor(cursor) if cursor else None,
         limit=limit + 1,  # one more tells whether there is a next page
+        q=q,
     )
     items = rows[:limit]
     return TrailPage(items, encode_cursor(items[-1]) if len(rows) > limit else None)
@@ -132,3 +135,8 @@ async def login_devices(
     """(user agent, IP) of every earlier sign-in of the user (not the session `except_session`)."""
     rows = await repository.login_devices(session, user_id=user_id, except_session=except_session)
     return set(rows)
+
+
+async def count_user_rows(session: AsyncSession, *, user_id: str) -> int:
+    """How many rows of the trail are the user's (served by idx_audit_logs_user)."""
+    return await repository.count_for_user(session, user_id=user_id)

@@ -7,6 +7,7 @@ import asyncio
 import typer
 
 from pe_portal.cli.common import console, database, fail, run
+from pe_portal.cli.progress import progress_bars
 from pe_portal.config import get_settings
 from pe_portal.db import migrate
 from pe_portal.db.engine import create_engine
@@ -20,8 +21,8 @@ app = typer.Typer(help="Migrations and database state.", no_args_is_help=True)
 def deploy() -> None:
     """Apply pending migrations (as the owner role) and grant the app role its rights."""
     settings = get_settings()
-    with database(settings) as urls:
-        run(lambda: deploy_database(settings, urls))
+    with database(settings) as urls, progress_bars() as bars:
+        run(lambda: deploy_database(settings, urls, bars))
     console.print("[green]database is at head[/]", migrate.head_revision())
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from pe_portal.cli import db, keys, mail, ops, users
+from pe_portal.cli import audit, db, keys, mail, ops, users
 from pe_portal.cli import seed as _seed  # noqa: F401 - registers `db seed-demo`
 from pe_portal.cli.serve import serve
 from pe_portal.cli.studio import studio
@@ -20,6 +20,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(users.app, name="users")
 app.add_typer(keys.app, name="keys")
 app.add_typer(mail.app, name="mail")
+app.add_typer(audit.app, name="audit")
 ops.register(app)
 
 

@@ -17,10 +17,13 @@ from pe_portal.ops.seed import seed_demo
 def seed_demo_command(
     users: int = typer.Option(1000, "--users", min=0, help="demo accounts to add"),
     audit_rows: int = typer.Option(
-        100_000, "--audit-rows", min=0, help="audit rows, spread over the users and last year"
+        100_000, "--audit-rows", min=0, help="audit rows, spread over the users and --audit-months"
     ),
     expired_sessions: int = typer.Option(
         0, "--expired-sessions", min=0, help="expired sessions (what `sessions cleanup` removes)"
+    ),
+    audit_months: int = typer.Option(
+        12, "--audit-months", min=1, max=240, help="months back the audit rows spread over"
     ),
 ) -> None:
     """Add demo users (with profiles), audit rows and expired sessions with COPY (not in production)."""
@@ -32,7 +35,7 @@ def seed_demo_command(
         result = run(
             lambda: seed_demo(
                 settings, urls.migration, users=users, audit_rows=audit_rows,
-                expired_sessions=expired_sessions, progress=bars,
+                expired_sessions=expired_sessions, audit_months=audit_months, progress=bars,
             )
         )  # fmt: skip
     elapsed = time.monotonic() - started

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -29,6 +31,21 @@ def compare_server_default(
     return None  # let Alembic decide
 
 
+# The monthly partitions of audit_logs (and its DEFAULT partition) are made at run time by
+# audit_ensure_partition(), not by migrations: autogenerate must not see them as drift.
+_PARTITION = re.compile(r"^audit_logs_(y\d{4}m\d{2}|default)$")
+
+
+def include_object(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
+    """Alembic's filter: everything but the audit partitions and the indexes on them."""
+    if type_ == "table" and name is not None and _PARTITION.match(name):
+        return False
+    table = getattr(obj, "table", None)
+    return not (type_ == "index" and table is not None and _PARTITION.match(table.name))
+
+
 def alembic_config(url: str) -> Config:
     """A Config pointing at our migrations, connecting with `url` (the owner role)."""
     config = Config()
@@ -38,8 +55,12 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-def upgrade(url: str, revision: str = "head") -> None:
-    command.upgrade(alembic_config(url), revision)
+def upgrade(url: str, revision: str = "head", progress: Any = None) -> None:
+    """Apply migrations; a long one (copying audit_logs into partitions) reports to `progress`
+    (a `pe_portal.progress.Progress`, which sits above this layer)."""
+    config = alembic_config(url)
+    config.attributes["progress"] = progress
+    command.upgrade(config, revision)
 
 
 def downgrade(url: str, revision: str) -> None:

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -65,9 +66,9 @@ def _archiving(settings: Settings, cluster: EmbeddedCluster, port: int) -> archi
     return backrest
 
 
-async def deploy(settings: Settings, urls: DatabaseUrls) -> None:
+async def deploy(settings: Settings, urls: DatabaseUrls, progress: Any = None) -> None:
     """Apply pending migrations as the owner, then (re)grant the app role its rights."""
-    await asyncio.to_thread(migrate.upgrade, urls.migration)
+    await asyncio.to_thread(migrate.upgrade, urls.migration, "head", progress)
     await grant_app_role(settings, urls)
 
 

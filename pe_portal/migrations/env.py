@@ -9,7 +9,7 @@ from sqlalchemy import Connection, pool
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from pe_portal.db.engine import to_async_url
-from pe_portal.db.migrate import compare_server_default
+from pe_portal.db.migrate import compare_server_default, include_object
 from pe_portal.models import Base
 
 config = context.config
@@ -22,6 +22,7 @@ def _run(connection: Connection) -> None:
         target_metadata=target_metadata,
         compare_type=True,
         compare_server_default=compare_server_default,
+        include_object=include_object,
         transaction_per_migration=True,
     )
     with context.begin_transaction():

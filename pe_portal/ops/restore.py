@@ -31,7 +31,8 @@ from pe_portal.ops.pgtools import (
 from pe_portal.progress import Progress
 
 # Extensions need a superuser; the target's administrator creates them (README, operations.md).
-_EXTENSION_ENTRY = re.compile(r"^\d+; \d+ \d+ (EXTENSION|COMMENT - EXTENSION) ")
+# pg_trgm (the search indexes) is a trusted extension: the owner role creates it itself.
+_EXTENSION_ENTRY = re.compile(r"^\d+; \d+ \d+ (EXTENSION - (?!pg_trgm )|COMMENT - EXTENSION )")
 
 
 @dataclass(frozen=True)
@@ -172,8 +173,11 @@ async def _run(
             progress.advance()
 
     progress.stage("restoring tables", plan.data_entries)
+    # pg_restore --clean drops a partitioned table piece by piece and stumbles on the partitions'
+    # inherited keys; dropping the partitioned audit_logs whole first makes those drops no-ops.
+    prologue = "DROP TABLE IF EXISTS public.audit_logs CASCADE;\n" if plan.clean else ""
     failed, *_ = await asyncio.gather(
-        _pump(producer, consumer, epilogue),
+        _pump(producer, consumer, epilogue, prologue),
         stream_lines(producer.stderr, on_restore_line),
         stream_lines(consumer.stderr, consumed.append),
     )
@@ -188,7 +192,10 @@ async def _run(
 
 
 async def _pump(
-    producer: asyncio.subprocess.Process, consumer: asyncio.subprocess.Process, epilogue: str
+    producer: asyncio.subprocess.Process,
+    consumer: asyncio.subprocess.Process,
+    epilogue: str,
+    prologue: str = "",
 ) -> str | None:
     """Copy the script into psql inside BEGIN, then COMMIT; else the name of what failed first
     (closing psql's input without COMMIT ends its transaction unfinished: rolled back)."""
@@ -196,7 +203,7 @@ async def _pump(
         raise RuntimeError("pg_restore and psql must be started with pipes")
     sink = consumer.stdin
     try:
-        sink.write(b"BEGIN;\n")
+        sink.write(b"BEGIN;\n" + prologue.encode())
         while chunk := await producer.stdout.read(1 << 16):
             sink.write(chunk)
             await sink.drain()

@@ -30,6 +30,7 @@ from pe_portal.security.passwords import BCRYPT_COST
 DEMO_PASSWORD = "demo-investor-portal-2025"  # noqa: S105 - printed on purpose: demo accounts
 EMAIL_DOMAIN = "demo.example.com"
 _YEAR = 365 * 86400
+_MONTH = _YEAR / 12
 _RECENT_GAP = 3600  # no seeded row in the last hour: seeded LOGIN_FAILED rows never lock anyone
 
 # (action, resource, weight): roughly what a year of an investor portal's trail looks like.
@@ -101,6 +102,12 @@ class _Plan:
     expired_sessions: int
     first_index: int
     now: datetime  # naive UTC, as the TIMESTAMP(3) columns hold it
+    audit_months: int = 12
+
+    @property
+    def audit_span(self) -> float:
+        """Seconds back from now over which the audit rows spread."""
+        return self.audit_months * _MONTH
 
 
 def demo_email(index: int) -> str:
@@ -120,10 +127,11 @@ async def seed_demo(
     users: int,
     audit_rows: int,
     expired_sessions: int = 0,
+    audit_months: int = 12,
     progress: Progress | None = None,
 ) -> SeedResult:
     """Add `users` demo accounts (with profiles), `audit_rows` audit rows spread over them and
-    the last year, and `expired_sessions` expired sessions; all sign in with DEMO_PASSWORD."""
+    the last `audit_months` months (each month's partition made first), and `expired_sessions` expired sessions; all sign in with DEMO_PASSWORD."""
     refuse_in_production(settings)
     bar = progress or NoProgress()
     bar.stage("hashing the demo password once (bcrypt cost 12)", 1)
@@ -137,6 +145,7 @@ async def seed_demo(
             users, audit_rows, expired_sessions,
             first_index=await _next_demo_index(connection),
             now=utcnow().astimezone(UTC).replace(tzinfo=None),
+            audit_months=audit_months,
         )  # fmt: skip
         user_ids = await _copy_users(connection, plan, hashed, bar)
         await _copy_audit_rows(connection, plan, user_ids, bar)
@@ -220,6 +229,13 @@ async def _copy_audit_rows(
 ) -> None:
     if not plan.audit_rows or not user_ids:
         return
+    # A partition for every month the rows fall in (else they would all land in the DEFAULT one).
+    oldest = plan.now - timedelta(seconds=plan.audit_span + _RECENT_GAP)
+    await connection.execute(
+        "SELECT audit_ensure_partition(m::date) FROM generate_series("
+        "date_trunc('month', $1::timestamp), $2::timestamp, interval '1 month') m",
+        oldest, plan.now,
+    )  # fmt: skip
     bar.stage(f"audit rows ({plan.audit_rows:,})", plan.audit_rows)
     rows = _audit_rows(plan, user_ids, random.Random(plan.first_index + 1))  # noqa: S311
     await _copy(connection, "audit_logs", _AUDIT_COLUMNS, rows, bar, chunk=20_000)
@@ -239,7 +255,7 @@ def _audit_rows(plan: _Plan, user_ids: list[str], rng: random.Random) -> Iterato
         ip = f"10.{position % 250}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
         agent = _USER_AGENTS[position % len(_USER_AGENTS)]
         for action, resource in rng.choices(kinds, weights, k=count):
-            created = newest - timedelta(seconds=rng.random() * _YEAR)
+            created = newest - timedelta(seconds=rng.random() * plan.audit_span)
             details = _details(action, digest, device)
             yield (ids(), user_id, action, resource, details, ip, agent, created)
 

@@ -7,11 +7,13 @@ from typing import Any, ClassVar
 from markupsafe import Markup
 from sqladmin import Flash, action
 from sqladmin.filters import BooleanFilter
+from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 from wtforms import StringField  # type: ignore[import-untyped]  # no stubs published
 
+from pe_portal.audit.models import SEARCH_MAX_LENGTH
 from pe_portal.context import RequestContext
 from pe_portal.profiles.models import UserProfile
 from pe_portal.studio import forms
@@ -21,6 +23,7 @@ from pe_portal.studio.display import json_block, json_inline, timestamps, user_l
 from pe_portal.studio.factors import reset_factors
 from pe_portal.users import service as users
 from pe_portal.users.models import User
+from pe_portal.users.models import search_condition as user_search
 
 
 def _user_id_with_links(model: Any, attribute: str, request: Request) -> Markup:
@@ -52,6 +55,14 @@ class UserAdmin(StudioView, model=User):
     column_details_list: ClassVar[list[Any]] = [User.id, *column_list, User.updated_at]
     column_export_list: ClassVar[list[Any]] = column_details_list
     column_searchable_list: ClassVar[list[Any]] = [User.email, User.first_name, User.last_name]
+
+    def search_query(self, stmt: Select[Any], term: str) -> Select[Any]:
+        """Name or e-mail fragments, typo-tolerant (pg_trgm, idx_users_search_trgm)."""
+        return stmt.filter(user_search(term[:SEARCH_MAX_LENGTH]))
+
+    def search_placeholder(self) -> str:
+        return "Name or e-mail (typos forgiven)"
+
     column_sortable_list: ClassVar[list[Any]] = column_list
     column_default_sort = (User.created_at, True)
     column_filters: ClassVar[list[Any]] = [

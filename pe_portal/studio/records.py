@@ -6,11 +6,19 @@ from typing import Any, ClassVar
 
 from sqladmin import action
 from sqladmin.filters import BooleanFilter, StaticValuesFilter
+from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 
-from pe_portal.audit.models import AuditAction, AuditLog, AuditResource
+from pe_portal.audit.models import (
+    SEARCH_MAX_LENGTH,
+    AuditAction,
+    AuditLog,
+    AuditResource,
+    like_pattern,
+    search_condition,
+)
 from pe_portal.context import RequestContext
 from pe_portal.errors import NotFound
 from pe_portal.sessions import service as sessions
@@ -84,7 +92,30 @@ class AuditLogAdmin(StudioView, model=AuditLog):
     ]
     column_labels: ClassVar[dict[Any, str]] = {**StudioView.column_labels, "created_at": "Time"}
     column_export_list = column_details_list
-    column_searchable_list: ClassVar[list[Any]] = [AuditLog.user_id, AuditLog.ip_address]
+    column_searchable_list: ClassVar[list[Any]] = [
+        AuditLog.user_id,
+        AuditLog.ip_address,
+        AuditLog.user_agent,
+        AuditLog.details,
+    ]
+
+    def search_query(self, stmt: Select[Any], term: str) -> Select[Any]:
+        """A user id, a fragment of the IP or user agent, words of the details (each indexed)."""
+        term = term[:SEARCH_MAX_LENGTH]
+        return stmt.filter(
+            or_(AuditLog.user_id == term, search_condition(like_pattern(term), term))
+        )
+
+    def search_placeholder(self) -> str:
+        return "User id, IP, user agent or words of the details"
+
+    def _stmt_by_identifier(self, identifier: str) -> Select[Any]:
+        # The key is (id, created_at) since partitioning, and sqladmin's links join both with
+        # ";"; the id alone is unique (a CUID), so a link by id (older pages, the user view's
+        # "audit trail") finds the row too.
+        row_id = identifier.split(";", 1)[0]
+        return select(AuditLog).where(AuditLog.id == row_id)
+
     column_sortable_list: ClassVar[list[Any]] = [AuditLog.created_at, AuditLog.action]
     column_default_sort = (AuditLog.created_at, True)
     column_filters: ClassVar[list[Any]] = [

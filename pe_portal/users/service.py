@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pe_portal.audit.models import AuditAction, AuditLog, AuditResource
-from pe_portal.audit.service import email_digest, full_trail, record
+from pe_portal.audit.service import count_user_rows, email_digest, full_trail, record
 from pe_portal.clock import utcnow
 from pe_portal.config import Settings
 from pe_portal.context import RequestContext
@@ -166,6 +166,9 @@ async def delete_user(session: AsyncSession, *, user_id: str, context: RequestCo
     a system USER_DELETED row that keeps only a digest of the e-mail (DESIGN 9)."""
     user = await get(session, user_id=user_id)
     digest = email_digest(user.email)
+    # The cascade leaves a trace of each row it removes (audit_removals); the count, sealed in
+    # this USER_DELETED row, lets `audit verify` tell that trace from a forged one.
+    removed = await count_user_rows(session, user_id=user_id)
     await repository.delete(session, user)
     await record(
         session,
@@ -173,7 +176,7 @@ async def delete_user(session: AsyncSession, *, user_id: str, context: RequestCo
         resource=AuditResource.USER,
         context=context,
         user_id=None,
-        details={"deletedUserId": user_id, "emailDigest": digest},
+        details={"deletedUserId": user_id, "emailDigest": digest, "auditRowsRemoved": removed},
     )
 
 

@@ -118,3 +118,36 @@ async def test_times_beyond_utc_are_the_nearest_bound(
     response = await client.get(URL, headers=me.headers, params=params)
     assert response.status_code == 200, response.text
     assert len(response.json()["items"]) == rows
+
+
+async def test_q_searches_own_rows_by_user_agent_ip_and_words_of_the_details(
+    client: httpx.AsyncClient,
+) -> None:
+    me = await signed_in_user(client)
+    other = await signed_in_user(client)
+    await _profile_updates(client, me, 1)
+    await _profile_updates(client, other, 1)
+    by_agent = (await client.get(URL, headers=me.headers, params={"q": "pytest-dev"})).json()
+    assert "LOGIN" in {item["action"] for item in by_agent["items"]}
+    assert all("pytest-dev" in item["userAgent"] for item in by_agent["items"])
+    words = (await client.get(URL, headers=me.headers, params={"q": "preferences"})).json()
+    assert [item["action"] for item in words["items"]] == ["PROFILE_UPDATED"]
+    nothing = (await client.get(URL, headers=me.headers, params={"q": "no-such-agent"})).json()
+    assert nothing["items"] == []
+
+
+@pytest.mark.parametrize("q", ["%", "_", "' OR 1=1 --", "\\", "a:*|!b"])
+async def test_q_takes_sql_and_pattern_metacharacters_literally(
+    client: httpx.AsyncClient, q: str
+) -> None:
+    me = await signed_in_user(client)
+    response = await client.get(URL, headers=me.headers, params={"q": q})
+    assert response.status_code == 200
+    assert response.json()["items"] == []
+
+
+async def test_q_longer_than_its_documented_limit_is_a_422(client: httpx.AsyncClient) -> None:
+    me = await signed_in_user(client)
+    response = await client.get(URL, headers=me.headers, params={"q": "x" * 10_000})
+    assert response.status_code == 422
+    assert response.json()["error"]["code"]

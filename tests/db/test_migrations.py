@@ -20,7 +20,11 @@ from tests.conftest import PgCluster
 def _diff(connection: Connection) -> list[object]:
     context = MigrationContext.configure(
         connection,
-        opts={"compare_type": True, "compare_server_default": migrate.compare_server_default},
+        opts={
+            "compare_type": True,
+            "compare_server_default": migrate.compare_server_default,
+            "include_object": migrate.include_object,
+        },
     )
     return list(compare_metadata(context, Base.metadata))
 
@@ -63,3 +67,56 @@ async def test_upgrade_downgrade_upgrade(test_db: PgCluster, settings: Settings)
         await asyncio.to_thread(migrate.upgrade, url)
     finally:
         test_db.admin_sql("DROP DATABASE roundtrip WITH (FORCE)", database="postgres")
+
+
+async def test_partitioning_converts_existing_rows_and_back(
+    test_db: PgCluster, settings: Settings
+) -> None:
+    """The audit_logs conversion keeps every row (each in its month's partition), queues them for
+    sealing, and its downgrade brings back one table with the same rows."""
+    test_db.admin_sql(f"CREATE DATABASE convert OWNER {OWNER_ROLE}", database="postgres")
+    url = test_db.urls.migration.rsplit("/", 1)[0] + "/convert"
+    engine = create_engine(settings, url, pool_size=1)
+    before = "20261201000100"
+    rows_sql = "SELECT id, user_id, action, details, created_at FROM audit_logs ORDER BY id"
+    try:
+        await asyncio.to_thread(migrate.upgrade, url, before)
+        async with engine.begin() as connection:
+            await connection.execute(
+                text("INSERT INTO users (id, email, password) VALUES ('u1', 'a@example.com', 'x')")
+            )
+            await connection.execute(
+                text(
+                    "INSERT INTO audit_logs (id, user_id, action, details, created_at) "
+                    "SELECT 'r' || g, CASE WHEN g % 2 = 0 THEN 'u1' END, 'LOGIN', "
+                    "jsonb_build_object('n', g), timestamp '2025-01-15' + g * interval '9 hours' "
+                    "FROM generate_series(1, 3000) g"
+                )
+            )
+            original = (await connection.execute(text(rows_sql))).all()
+        await asyncio.to_thread(migrate.upgrade, url)
+        async with engine.connect() as connection:
+            assert (await connection.execute(text(rows_sql))).all() == original
+            placed = await connection.execute(
+                text(
+                    "SELECT count(*) FILTER (WHERE tableoid::regclass::text = 'audit_logs_default'),"
+                    " count(DISTINCT tableoid) = count(DISTINCT date_trunc('month', created_at))"
+                    " FROM audit_logs"
+                )
+            )
+            in_default, one_partition_a_month = placed.one()
+            assert in_default == 0
+            assert one_partition_a_month
+            queued = await connection.execute(text("SELECT count(*) FROM audit_unsealed"))
+            assert queued.scalar_one() == 3000
+        await asyncio.to_thread(migrate.downgrade, url, before)
+        async with engine.connect() as connection:
+            assert (await connection.execute(text(rows_sql))).all() == original
+            kind = await connection.execute(
+                text("SELECT relkind::text FROM pg_class WHERE relname = 'audit_logs'")
+            )
+            assert kind.scalar_one() == "r"
+        await asyncio.to_thread(migrate.upgrade, url)
+    finally:
+        await engine.dispose()
+        test_db.admin_sql("DROP DATABASE convert WITH (FORCE)", database="postgres")

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from pe_portal.config import Settings
 from pe_portal.db.engine import create_sessionmaker
 from pe_portal.db.runtime import DatabaseUrls
-from tests.conftest import ALL_TABLES, PgCluster
+from tests.conftest import CLEAN_ALL, PgCluster
 from tests.factories import PASSWORD, unique_email
 from tests.mail.helpers import committed_resets, eventually, outbox_for
 from tests.robustness.served import serve, server_env
@@ -30,7 +30,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("default_outbox")]
 def urls(test_db: PgCluster, engine: AsyncEngine) -> Iterator[DatabaseUrls]:
     """The migrated test database; what the servers wrote there is removed afterwards."""
     yield DatabaseUrls(test_db.urls.app, test_db.urls.migration)
-    test_db.admin_sql(f"TRUNCATE {ALL_TABLES} CASCADE")
+    test_db.admin_sql(CLEAN_ALL)
 
 
 async def _tried(engine: AsyncEngine) -> bool:

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pe_portal.db.runtime import DatabaseUrls
-from tests.conftest import ALL_TABLES, PgCluster
+from tests.conftest import CLEAN_ALL, PgCluster
 from tests.factories import unique_email
 from tests.robustness.served import Served, serve, server_env
 
@@ -27,7 +27,7 @@ WRONG_PASSWORD = "wrong-Secret-passphrase-5532"
 def urls(test_db: PgCluster, engine: AsyncEngine) -> Iterator[DatabaseUrls]:
     """The migrated test database; what the server wrote there is removed afterwards."""
     yield DatabaseUrls(test_db.urls.app, test_db.urls.migration)
-    test_db.admin_sql(f"TRUNCATE {ALL_TABLES} CASCADE")
+    test_db.admin_sql(CLEAN_ALL)
 
 
 def _journey(client: httpx.Client) -> list[str]:

@@ -6,10 +6,17 @@ from datetime import datetime
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Select, Text, bindparam, select, tuple_
+from sqlalchemy import Select, Text, bindparam, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from pe_portal.audit.models import AuditAction, AuditLog, NewEntry, TrailEntry
+from pe_portal.audit.models import (
+    AuditAction,
+    AuditLog,
+    NewEntry,
+    TrailEntry,
+    like_pattern,
+    search_condition,
+)
 from pe_portal.db.base import UTCDateTime
 
 
@@ -25,7 +32,7 @@ _TRAIL_COLUMNS = tuple(_c[name] for name in _TRAIL_KEYS)
 
 
 @cache
-def _trail_query(*, action: bool, until: bool, before: bool) -> Select[Any]:
+def _trail_query(*, action: bool, until: bool, before: bool, q: bool = False) -> Select[Any]:
     """The trail statement for one combination of filters, built once: building and keying a
     statement costs more CPU than PostgreSQL spends running it."""
     query = select(*_TRAIL_COLUMNS).where(
@@ -36,12 +43,22 @@ def _trail_query(*, action: bool, until: bool, before: bool) -> Select[Any]:
         query = query.where(_c.action == bindparam("action", type_=Text()))
     if until:
         query = query.where(_c.created_at < bindparam("until", type_=UTCDateTime()))
+    if q:
+        # Within one user's rows, walked in idx_audit_logs_user_created's order and filtered.
+        query = query.where(
+            search_condition(
+                bindparam("q_pattern", type_=Text()), bindparam("q_words", type_=Text())
+            )
+        )
     if before:
         # A row comparison is one index bound on (created_at DESC, id DESC), not a filter.
         bound = tuple_(
             bindparam("before_at", type_=UTCDateTime()), bindparam("before_id", type_=Text())
         )
         query = query.where(tuple_(_c.created_at, _c.id) < bound)
+        # The same bound on the partition key alone lets PostgreSQL skip the later months'
+        # partitions (a row comparison does not prune).
+        query = query.where(_c.created_at <= bindparam("before_at", type_=UTCDateTime()))
     return query.order_by(_c.created_at.desc(), _c.id.desc()).limit(bindparam("limit"))
 
 
@@ -54,11 +71,15 @@ async def trail_for_user(
     until: datetime | None = None,
     before: tuple[datetime, str] | None = None,
     limit: int = 50,
+    q: str | None = None,
 ) -> list[TrailEntry]:
     """The spec's audit-trail query: a user's rows since a time, newest first (keyset-paged).
     Without `action`, a page is a range of idx_audit_logs_user_created read in its order."""
     query = _trail_query(
-        action=action is not None, until=until is not None, before=before is not None
+        action=action is not None,
+        until=until is not None,
+        before=before is not None,
+        q=q is not None,
     )
     params: dict[str, object] = {"user_id": user_id, "since": since, "limit": limit}
     if action is not None:
@@ -67,6 +88,8 @@ async def trail_for_user(
         params["until"] = until
     if before is not None:
         params["before_at"], params["before_id"] = before
+    if q is not None:
+        params["q_pattern"], params["q_words"] = like_pattern(q), q
     result = await session.execute(query, params)
     # Plain dicts, not ORM entities nor Rows: a page is only read, and pydantic validates dicts
     # in a fraction of the time it takes to read attributes off either.
@@ -100,3 +123,8 @@ async def login_devices(
         .distinct()
     )
     return [(row.user_agent, row.ip_address) for row in await session.execute(query)]
+
+
+async def count_for_user(session: AsyncSession, *, user_id: str) -> int:
+    query = select(func.count()).select_from(AuditLog).where(AuditLog.user_id == user_id)
+    return int((await session.execute(query)).scalar_one())
