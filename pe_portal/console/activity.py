@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request, Response
 
 from pe_portal import i18n
 from pe_portal.audit import service as audit
-from pe_portal.audit.models import AuditAction
+from pe_portal.audit.models import SEARCH_MAX_LENGTH, AuditAction
 from pe_portal.console import messages, pages
 from pe_portal.console.errors import ConsoleRoute
 from pe_portal.console.visitor import VisitorDep
@@ -28,6 +28,14 @@ def _day(value: str, *, field: str) -> date | None:
     except ValueError as error:
         raise InvalidInput("Give a date as YYYY-MM-DD.", code="invalid_time",
                            details=[{"field": field}]) from error  # fmt: skip
+
+
+def _search(value: str) -> str | None:
+    """The words to look for, under the API's limit for `q` (longer is refused, not cut)."""
+    if len(value) > SEARCH_MAX_LENGTH:
+        raise InvalidInput(f"Search for at most {SEARCH_MAX_LENGTH} characters.",
+                           code="field_too_long", details=[{"field": "q"}])  # fmt: skip
+    return value.strip() or None
 
 
 def _start_of(day: date | None, zone_name: str | None) -> datetime | None:
@@ -52,16 +60,19 @@ async def activity(request: Request, visitor: VisitorDep) -> Response:
             _day(params.get("from", ""), field="from"),
             _day(params.get("to", ""), field="to"),
         )
+        search = _search(params.get("q", ""))
         since = _start_of(first, zone)
         until = _start_of(last + timedelta(days=1) if last else None, zone)  # "to" is inclusive
         async with unit_of_work(request.app.state.read_sessionmaker) as session:
             page = await audit.trail(
                 session, user_id=visitor.user_id, action=action, since=since, until=until,
-                cursor=params.get("cursor") or None, limit=PAGE_SIZE,
+                cursor=params.get("cursor") or None, limit=PAGE_SIZE, q=search,
             )  # fmt: skip
     except InvalidInput as error:
         page, problem = audit.TrailPage([], None), messages.describe(error, language)
-    filters = {key: params.get(key, "") for key in ("action", "from", "to")}
+    filters = {
+        key: params.get(key, "")[:SEARCH_MAX_LENGTH] for key in ("action", "from", "to", "q")
+    }
     return pages.render(
         request, "activity.html", status=422 if problem else 200, signed_in=True,
         rows=page.items, next_cursor=page.next_cursor, names=names, filters=filters,

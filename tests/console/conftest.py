@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pe_portal.db.runtime import DatabaseUrls
 from tests.browser import ARTIFACTS, chromium, offline
-from tests.conftest import ALL_TABLES, PgCluster
+from tests.conftest import CLEAN_ALL, PgCluster
 from tests.robustness.served import Served, free_port, serve, server_env
 from tests.smtp import SmtpServer, link, text_of
 
@@ -57,7 +57,7 @@ def console(
             with serve(env, home, port=port) as served:
                 yield Console(public, served, smtp)
         finally:
-            test_db.admin_sql(f"TRUNCATE {ALL_TABLES} CASCADE")
+            test_db.admin_sql(CLEAN_ALL)
 
 
 @pytest.fixture(scope="module")

@@ -247,6 +247,16 @@ async def test_activity_in_the_persons_zone_and_language(
     await page.goto("/account/activity?action=LOGIN")
     await expect(page.locator("tbody tr")).to_have_count(1)
     await expect(page.locator("tbody")).to_contain_text(french("Signed in"))
+    # Search the trail by words of its rows (the browser's user agent here).
+    await page.goto("/account/activity")
+    await page.get_by_label(french("Search")).fill("HeadlessChrome")
+    await page.get_by_role("button", name=french("Show")).click()
+    await expect(page.locator("tbody tr")).not_to_have_count(0)
+    await page.get_by_label(french("Search")).fill("no row says this")
+    await page.get_by_role("button", name=french("Show")).click()
+    await expect(page.locator("tbody")).to_contain_text(
+        french("Nothing to show for these filters.")
+    )
     assert device.refused == []
 
 

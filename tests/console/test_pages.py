@@ -352,3 +352,14 @@ async def test_with_mfa_enforced_an_account_without_a_factor_reaches_only_the_se
         assert response.status_code == 303
         assert response.headers["location"] == "/account/security"
     assert (await client.get("/account/security")).status_code == 200
+
+
+async def test_an_over_long_search_of_the_trail_is_refused_readably(
+    client: httpx.AsyncClient,
+) -> None:
+    await signed_in(client)
+    found = await client.get("/account/activity", params={"q": "Signed'; --"})
+    assert found.status_code == 200
+    refused = await client.get("/account/activity", params={"q": "x" * 10_000})
+    assert refused.status_code == 422
+    assert problem_of(refused) == "This field is too long."
