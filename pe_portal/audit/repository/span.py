@@ -69,6 +69,11 @@ async def _partition_months(session: AsyncSession) -> list[date]:
     return months
 
 
+def forget() -> None:
+    """Read the partitions afresh next time (this process just made or detached one)."""
+    _cache.read_at = float("-inf")
+
+
 async def partition_span(session: AsyncSession) -> Span | None:
     """The newest gap-free run of monthly partitions (cached for a minute per process)."""
     now = time.monotonic()
