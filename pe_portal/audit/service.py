@@ -11,7 +11,15 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pe_portal.audit import repository
-from pe_portal.audit.models import AuditAction, AuditLog, AuditResource, NewEntry, TrailEntry
+from pe_portal.audit.models import (
+    SEARCH_MAX_LENGTH,
+    AuditAction,
+    AuditLog,
+    AuditResource,
+    NewEntry,
+    TrailEntry,
+)
+from pe_portal.audit.repository import search
 from pe_portal.clock import utcnow
 from pe_portal.context import RequestContext
 from pe_portal.db.base import new_id
@@ -122,6 +130,14 @@ async def trail(
     )
     items = rows[:limit]
     return TrailPage(items, encode_cursor(items[-1]) if len(rows) > limit else None)
+
+
+async def search_rows(session: AsyncSession, *, term: str, offset: int, limit: int) -> search.Found:
+    """A page of all users' rows matching `term` (a user id, a fragment of the IP or user agent,
+    words of the details), newest first, and whether more follow; `term` cut to its maximum."""
+    return await search.newest_matches(
+        session, term=term[:SEARCH_MAX_LENGTH], offset=offset, limit=limit
+    )
 
 
 async def full_trail(session: AsyncSession, *, user_id: str) -> list[AuditLog]:

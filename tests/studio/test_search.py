@@ -3,17 +3,21 @@ agent or words of the details; each served by an index on realistic, analysed da
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 from sqlalchemy import select, text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
-from pe_portal.audit.models import AuditLog, like_pattern, search_condition
+from pe_portal.audit import service as audit
+from pe_portal.audit.models import AuditLog, like_pattern, row_search_condition, search_condition
+from pe_portal.audit.repository import search
 from pe_portal.config import Settings
 from pe_portal.users.models import User
 from pe_portal.users.models import search_condition as user_search
+from tests.db.test_query_plans import explain
 from tests.studio.conftest import make_user
 
 # 50 000 people with names built from syllables (a few hundred distinct surnames, as a client
@@ -77,6 +81,61 @@ async def test_audit_search_is_served_by_its_indexes(realistic: AsyncConnection,
         assert index in plan, plan
     # The month with the rows is read by its indexes (empty partitions cost nothing either way).
     assert "Seq Scan on audit_logs_y2026m11" not in plan, plan
+
+
+@pytest.mark.parametrize("term", ["Firefox", "Gecko"])
+async def test_a_common_term_walks_the_newest_rows_in_order(
+    realistic: AsyncConnection, db_session: AsyncSession, term: str
+) -> None:
+    """Every row matches: the page is the newest rows, read by the created_at index in order
+    and stopped there; no search index hands over all 60 000 matches to be sorted."""
+    plan = await explain(
+        db_session,
+        lambda: audit.search_rows(db_session, term=term, offset=0, limit=25),
+        analyze=True,
+    )
+    assert "Index Scan Backward using idx_audit_logs_created" in plan, plan
+    assert "Bitmap" not in plan, plan
+    # Stopped at the page and the one row more that tells whether more follow.
+    assert re.search(r"Subquery Scan on newest \(actual time=\S+ rows=26 ", plan), plan
+
+
+@pytest.mark.parametrize("term", ["10.42.17", "device 2999", "w4321"])
+async def test_a_rare_term_is_found_by_the_indexes_beyond_the_newest_rows(
+    realistic: AsyncConnection, db_session: AsyncSession, term: str
+) -> None:
+    """Too few matches among the newest rows: the older rows are searched by the indexes."""
+    plan = await explain(
+        db_session, lambda: audit.search_rows(db_session, term=term, offset=0, limit=25)
+    )
+    for index in (
+        "idx_audit_logs_ip_trgm",
+        "idx_audit_logs_agent_trgm",
+        "idx_audit_logs_details_fts",
+    ):
+        assert index in plan, plan
+    assert "Seq Scan on audit_logs_y2026m11" not in plan, plan
+
+
+@pytest.mark.parametrize("term", ["Firefox/7", "10.3.", "w42", "device 29"])
+async def test_the_two_steps_find_what_one_query_finds(
+    realistic: AsyncConnection,
+    db_session: AsyncSession,
+    monkeypatch: pytest.MonkeyPatch,
+    term: str,
+) -> None:
+    """Page after page, with the newest rows' edge inside the pages: the same rows, in the same
+    order, as the plain query over every row."""
+    monkeypatch.setattr(search, "WALK_BUDGET", 700)
+    everything = select(AuditLog.id).where(row_search_condition(term))
+    newest = everything.order_by(AuditLog.created_at.desc(), AuditLog.id.desc()).limit(160)
+    expected = list((await db_session.scalars(newest)).all())
+    pages = []
+    for offset in range(0, 150, 50):
+        found = await audit.search_rows(db_session, term=term, offset=offset, limit=50)
+        assert found.more == (len(expected) > offset + 50), (term, offset)
+        pages += [row.id for row in found.rows]
+    assert pages == expected[:150], term
 
 
 async def test_users_are_found_despite_a_typo(
