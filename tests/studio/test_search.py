@@ -124,8 +124,10 @@ async def test_the_two_steps_find_what_one_query_finds(
     monkeypatch: pytest.MonkeyPatch,
     term: str,
 ) -> None:
-    """Page after page, with the newest rows' edge inside the pages: the same rows, in the same
-    order, as the plain query over every row."""
+    """Page after page, with the edges of the sample and of the walk inside the pages (terms
+    found by the sample, by the walk, by the indexes): the same rows, in the same order, as the
+    plain query over every row."""
+    monkeypatch.setattr(search, "PROBE", 100)
     monkeypatch.setattr(search, "WALK_BUDGET", 700)
     everything = select(AuditLog.id).where(row_search_condition(term))
     newest = everything.order_by(AuditLog.created_at.desc(), AuditLog.id.desc()).limit(160)
