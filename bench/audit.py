@@ -217,12 +217,14 @@ def _months_before_now(month: str) -> int:
     return (today.tm_year * 12 + today.tm_mon) - (year * 12 + number)
 
 
-def _wait_for(path: Path, timeout: float = 1800.0) -> None:
+def _wait_until_dropped(db: BenchDatabase, month: str, timeout: float = 1800.0) -> None:
+    """Until the month's partition is gone: archived, checked, detached and dropped."""
+    table = f"audit_logs_y{month[:4]}m{month[5:]}"
     deadline = time.monotonic() + timeout
-    while not path.exists():
+    while _scalar(db, f"SELECT to_regclass('{table}') IS NULL") != "t":
         if time.monotonic() > deadline:
-            raise TimeoutError(f"{path} did not appear")
-        time.sleep(0.2)
+            raise TimeoutError(f"{table} was not archived in {timeout:.0f} s")
+        time.sleep(1)
 
 
 def _scheduled_archive(
@@ -230,12 +232,11 @@ def _scheduled_archive(
 ) -> dict[str, Any]:
     """The server's own retention (the default path once AUDIT_RETENTION_MONTHS and
     AUDIT_ARCHIVE_DIR are set): a server started with them archives `month` at start; reads go
-    to that server while it does, then once more after."""
+    to that server until the partition is dropped, then once more after."""
     retained = {**env, "AUDIT_RETENTION_MONTHS": str(_months_before_now(keep_from)),
                 "AUDIT_ARCHIVE_DIR": str(archive)}  # fmt: skip
-    manifest = archive / f"audit_logs-{month}.manifest.json"
     with servers.portal(retained, 2, run.logs / "portal-retention.log") as server:
-        during = _under_reads(run, server, tokens, lambda: _wait_for(manifest))
+        during = _under_reads(run, server, tokens, lambda: _wait_until_dropped(run.db, month))
         after = run_wrk(server.url, "read.lua", tokens, seconds=run.seconds,
                         connections=run.connections, env={"BENCH_PATH": scenarios.ME_PATH})  # fmt: skip
     return {**during, "read_p99_ms_after": round(after.p99_ms, 1)}
