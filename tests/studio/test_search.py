@@ -175,3 +175,26 @@ async def test_audit_rows_are_found_by_ip_agent_or_details(
         assert found == {expected}, term
     odd = await operator.get("/admin/audit-log/list", params={"search": "' OR 1=1 --%_" * 800})
     assert odd.status_code == 200
+
+
+async def test_a_search_page_counts_to_the_next_page_and_pages_on(
+    operator: httpx.AsyncClient, owner_engine: AsyncEngine, committed: None
+) -> None:
+    """30 matches, 25 a page: page 1 says there is more (26 counted) and page 2 holds the other
+    5, newest first throughout, as the one-query search would list them."""
+    async with owner_engine.begin() as connection:
+        await connection.execute(
+            text(
+                "INSERT INTO audit_logs (id, action, user_agent, created_at) SELECT 'pager-' || g,"
+                " 'LOGIN', 'PagerAgent/1', timestamp '2026-11-01' + make_interval(mins => g)"
+                " FROM generate_series(1, 30) g"
+            )
+        )
+    first = (await operator.get("/admin/audit-log/list", params={"search": "PagerAgent"})).text
+    assert "Showing 1 to 25 of 26 items" in first
+    assert set(re.findall(r"pager-\d+", first)) == {f"pager-{n}" for n in range(6, 31)}
+    second = await operator.get(
+        "/admin/audit-log/list", params={"search": "PagerAgent", "page": "2"}
+    )
+    assert "Showing 26 to 30 of 30 items" in second.text
+    assert set(re.findall(r"pager-\d+", second.text)) == {f"pager-{n}" for n in range(1, 6)}
