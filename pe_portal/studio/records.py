@@ -67,12 +67,22 @@ class SessionAdmin(StudioView, model=Session):
         return await self.apply(request, _revoke, "Revoked {count} session(s).")
 
 
-def _sorted_or_filtered(request: Request, filters: list[Any]) -> bool:
+def _sorted_otherwise(request: Request) -> bool:
+    """Sorted by anything but the newest first."""
     params = request.query_params
-    sorted_otherwise = params.get("sortBy") not in (None, "created_at") or (
-        "sortBy" in params and params.get("sort", "asc") != "desc"
-    )
-    return sorted_otherwise or any(params.get(f.parameter_name) for f in filters)
+    if "sortBy" not in params:
+        return False
+    return params["sortBy"] != "created_at" or params.get("sort", "asc") != "desc"
+
+
+def _filter_values(request: Request, filters: list[Any]) -> dict[str, str]:
+    """Column → value of each filter the request sets ("__all" is sqladmin's "any")."""
+    params = request.query_params
+    return {
+        f.parameter_name: params[f.parameter_name]
+        for f in filters
+        if params.get(f.parameter_name) not in (None, "", "__all")
+    }
 
 
 async def _revoke(session: AsyncSession, session_id: str, context: RequestContext) -> None:
@@ -109,7 +119,7 @@ class AuditLogAdmin(StudioView, model=AuditLog):
     ]
 
     def search_query(self, stmt: Select[Any], term: str) -> Select[Any]:
-        """The same search, sorted or filtered otherwise (every match counted)."""
+        """The same search, sorted otherwise (every match counted)."""
         return stmt.filter(row_search_condition(term[:SEARCH_MAX_LENGTH]))
 
     def search_placeholder(self) -> str:
@@ -140,18 +150,21 @@ class AuditLogAdmin(StudioView, model=AuditLog):
 
     # Last in the class: below it, `list` would name this method, not the builtin.
     async def list(self, request: Request) -> Pagination:
-        """A search in the default order (newest first, unfiltered) is the audit service's: the
-        newest rows read in order, then the indexes. Its count is this page and whether more
-        follow ("of N" counts to the next page): counting every match of a common term would
-        cost what the search saves."""
+        """A search in the default order (newest first), filtered or not, is the audit
+        service's: the newest rows read in order, then the indexes. Its count is this page and
+        whether more follow ("of N" counts to the next page): counting every match of a common
+        term would cost what the search saves."""
         term = request.query_params.get("search")
         page = max(1, self.validate_page_number(request.query_params.get("page"), 1))
         size = self.validate_page_number(request.query_params.get("pageSize"), self.page_size)
         size = min(size, max(self.page_size_options))
-        if not term or size < 1 or _sorted_or_filtered(request, self.get_filters()):
+        if not term or size < 1 or _sorted_otherwise(request):
             return await super().list(request)  # which also refuses a size below 1
         offset = (page - 1) * size
+        equal = _filter_values(request, self.get_filters())
         async with self.session_maker(expire_on_commit=False) as session:
-            found = await audit.search_rows(session, term=term, offset=offset, limit=size)
+            found = await audit.search_rows(
+                session, term=term, offset=offset, limit=size, equal=equal
+            )
         count = offset + len(found.rows) + (1 if found.more else 0)
         return Pagination(rows=found.rows, page=page, page_size=size, count=count)

@@ -32,7 +32,8 @@ _SEED = (
     f" ({_HEAD})[g / 10 % 12 + 1] || ({_TAIL})[g / 120 % 12 + 1] || (g % 7)"
     " FROM generate_series(1, 50000) g",
     "INSERT INTO audit_logs (id, user_id, action, details, ip_address, user_agent, created_at)"
-    " SELECT 'sr' || g, 'su' || (g % 50000 + 1), 'LOGIN',"
+    " SELECT 'sr' || g, 'su' || (g % 50000 + 1),"
+    " (ARRAY['LOGIN', 'TOKEN_REFRESH', 'LOGOUT'])[g % 3 + 1],"
     " jsonb_build_object('word', 'w' || (g % 5000)), '10.' || (g % 250) || '.' || (g % 199) || '.'"
     " || (g % 97), 'Mozilla/5.0 (device ' || (g % 3000) || ') Gecko/20100101 Firefox/' || (g % 120),"
     " timestamp '2026-11-01' + make_interval(secs => g * 30) FROM generate_series(1, 60000) g",
@@ -118,23 +119,28 @@ async def test_a_rare_term_is_found_by_the_indexes_beyond_the_newest_rows(
 
 
 @pytest.mark.parametrize("term", ["Firefox/7", "10.3.", "w42", "device 29"])
+@pytest.mark.parametrize("equal", [{}, {"action": "TOKEN_REFRESH"}])
 async def test_the_two_steps_find_what_one_query_finds(
     realistic: AsyncConnection,
     db_session: AsyncSession,
     monkeypatch: pytest.MonkeyPatch,
     term: str,
+    equal: dict[str, str],
 ) -> None:
     """Page after page, with the edges of the sample and of the walk inside the pages (terms
     found by the sample, by the walk, by the indexes): the same rows, in the same order, as the
     plain query over every row."""
     monkeypatch.setattr(search, "PROBE", 100)
     monkeypatch.setattr(search, "WALK_BUDGET", 700)
-    everything = select(AuditLog.id).where(row_search_condition(term))
+    columns = AuditLog.__table__.c
+    everything = select(AuditLog.id).where(
+        row_search_condition(term), *(columns[name] == value for name, value in equal.items())
+    )
     newest = everything.order_by(AuditLog.created_at.desc(), AuditLog.id.desc()).limit(160)
     expected = list((await db_session.scalars(newest)).all())
     pages = []
     for offset in range(0, 150, 50):
-        found = await audit.search_rows(db_session, term=term, offset=offset, limit=50)
+        found = await audit.search_rows(db_session, term=term, offset=offset, limit=50, equal=equal)
         assert found.more == (len(expected) > offset + 50), (term, offset)
         pages += [row.id for row in found.rows]
     assert pages == expected[:150], term
@@ -198,3 +204,22 @@ async def test_a_search_page_counts_to_the_next_page_and_pages_on(
     )
     assert "Showing 26 to 30 of 30 items" in second.text
     assert set(re.findall(r"pager-\d+", second.text)) == {f"pager-{n}" for n in range(1, 6)}
+
+
+async def test_a_filtered_search_is_the_two_step_search_too(
+    operator: httpx.AsyncClient, owner_engine: AsyncEngine, committed: None
+) -> None:
+    """The action filter narrows the same search (and its pager counts to the next page)."""
+    async with owner_engine.begin() as connection:
+        await connection.execute(
+            text(
+                "INSERT INTO audit_logs (id, action, user_agent, created_at) SELECT 'kind-' || g,"
+                " (ARRAY['LOGIN', 'LOGOUT'])[g % 2 + 1], 'KindAgent/1',"
+                " timestamp '2026-11-01' + make_interval(mins => g) FROM generate_series(1, 8) g"
+            )
+        )
+    page = await operator.get(
+        "/admin/audit-log/list", params={"search": "KindAgent", "action": "LOGOUT"}
+    )
+    assert "Showing 1 to 4 of 4 items" in page.text
+    assert set(re.findall(r"kind-\d+", page.text)) == {"kind-1", "kind-3", "kind-5", "kind-7"}

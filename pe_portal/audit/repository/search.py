@@ -9,14 +9,16 @@ when they hold too few matches are the older rows searched by the indexes."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import and_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
+from sqlalchemy.sql.elements import ColumnElement
 
-from pe_portal.audit.models import AuditLog, row_search_condition
+from pe_portal.audit.models import AuditLog, Columns, row_search_condition
 
 # Rows read in order before the indexes take over. A term matching 1 row in 400 or more fills a
 # page of 50 here; reading 20 000 rows costs a few tens of milliseconds, and a term rarer than
@@ -29,13 +31,26 @@ _c = AuditLog.__table__.c
 
 
 @dataclass(frozen=True)
+class Wanted:
+    """What the rows must hold: the term, and exact values of other columns (the studio's
+    action and resource filters)."""
+
+    term: str
+    equal: Mapping[str, str]
+
+    def condition(self, columns: Columns = _c) -> ColumnElement[bool]:
+        exact = (columns[name] == value for name, value in self.equal.items())
+        return and_(row_search_condition(self.term, columns), *exact)
+
+
+@dataclass(frozen=True)
 class Found:
     rows: list[AuditLog]
     more: bool  # matches follow this page
 
 
 async def _in_newest_rows(
-    session: AsyncSession, term: str, rows: int, limit: int
+    session: AsyncSession, wanted: Wanted, rows: int, limit: int
 ) -> list[AuditLog]:
     """Matches among the newest `rows` rows, newest first (the created_at index, in order)."""
     newest = (
@@ -44,7 +59,7 @@ async def _in_newest_rows(
     row = aliased(AuditLog, newest)
     query = (
         select(row)
-        .where(row_search_condition(term, newest.c))
+        .where(wanted.condition(newest.c))
         .order_by(newest.c.created_at.desc(), newest.c.id.desc())
         .limit(limit)
     )
@@ -64,13 +79,13 @@ async def _walk_edge(session: AsyncSession, rows: int) -> tuple[datetime, str] |
 
 
 async def _older(
-    session: AsyncSession, term: str, edge: tuple[datetime, str], limit: int
+    session: AsyncSession, wanted: Wanted, edge: tuple[datetime, str], limit: int
 ) -> list[AuditLog]:
     """Matches older than the walked rows, newest first, found by the search indexes."""
     query = (
         select(AuditLog)
         .where(
-            row_search_condition(term),
+            wanted.condition(),
             tuple_(_c.created_at, _c.id) < tuple_(*edge),
             _c.created_at <= edge[0],  # prunes the newer months (a row comparison does not)
         )
@@ -80,16 +95,18 @@ async def _older(
     return list((await session.scalars(query)).all())
 
 
-async def newest_matches(session: AsyncSession, *, term: str, offset: int, limit: int) -> Found:
-    """Rows `offset` to `offset + limit` of those matching `term`, newest first."""
-    wanted = offset + limit + 1  # one more tells whether more follow
+async def newest_matches(
+    session: AsyncSession, *, wanted: Wanted, offset: int, limit: int
+) -> Found:
+    """Rows `offset` to `offset + limit` of those `wanted`, newest first."""
+    needed = offset + limit + 1  # one more tells whether more follow
     walked = PROBE
-    found = await _in_newest_rows(session, term, PROBE, wanted)
-    if len(found) < wanted and len(found) * WALK_BUDGET >= wanted * PROBE:
+    found = await _in_newest_rows(session, wanted, PROBE, needed)
+    if len(found) < needed and len(found) * WALK_BUDGET >= needed * PROBE:
         walked = WALK_BUDGET  # at the sample's rate, the budget fills the page
-        found = await _in_newest_rows(session, term, WALK_BUDGET, wanted)
-    if len(found) < wanted:
+        found = await _in_newest_rows(session, wanted, WALK_BUDGET, needed)
+    if len(found) < needed:
         edge = await _walk_edge(session, walked)
         if edge is not None:
-            found += await _older(session, term, edge, wanted - len(found))
+            found += await _older(session, wanted, edge, needed - len(found))
     return Found(found[offset : offset + limit], len(found) > offset + limit)
