@@ -23,6 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TIMESTAMP
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.base import ReadOnlyColumnCollection
 from sqlalchemy.sql.elements import ColumnElement
 
 from pe_portal.db.base import Base, UTCDateTime, created_at_column, id_column
@@ -177,10 +178,9 @@ class AuditCheckpoint(Base):
 
 # Search (the studio, `GET /users/me/audit-logs?q=`): the expressions the indexes are built on.
 _SIMPLE: ColumnElement[str] = literal_column("'simple'::regconfig")
-DETAILS_WORDS = func.to_tsvector(
-    _SIMPLE, func.coalesce(AuditLog.__table__.c.details, literal_column("'{}'::jsonb"))
-)
 SEARCH_MAX_LENGTH = 200
+# The table's own columns, or those of a subquery over it (the newest rows, walked in order).
+Columns = ReadOnlyColumnCollection[str, Any]
 
 
 def like_pattern(term: str) -> str:
@@ -189,15 +189,24 @@ def like_pattern(term: str) -> str:
     return f"%{escaped}%"
 
 
-def search_condition(pattern: Any, words: Any) -> ColumnElement[bool]:
+def search_condition(
+    pattern: Any, words: Any, columns: Columns = AuditLog.__table__.c
+) -> ColumnElement[bool]:
     """A fragment of the IP or user agent (trigram indexes), or the words of the details (a
     full-text index). `pattern` is like_pattern(term), `words` the term itself."""
-    c = AuditLog.__table__.c
-    return or_(
-        c.ip_address.ilike(pattern),
-        c.user_agent.ilike(pattern),
-        DETAILS_WORDS.op("@@")(func.plainto_tsquery(_SIMPLE, words)),
+    details = func.to_tsvector(
+        _SIMPLE, func.coalesce(columns.details, literal_column("'{}'::jsonb"))
     )
+    return or_(
+        columns.ip_address.ilike(pattern),
+        columns.user_agent.ilike(pattern),
+        details.op("@@")(func.plainto_tsquery(_SIMPLE, words)),
+    )
+
+
+def row_search_condition(term: str, columns: Columns = AuditLog.__table__.c) -> ColumnElement[bool]:
+    """The studio's search of all rows: a user id, or what search_condition finds."""
+    return or_(columns.user_id == term, search_condition(like_pattern(term), term, columns))
 
 
 class TrailEntry(TypedDict):

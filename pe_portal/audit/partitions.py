@@ -16,6 +16,7 @@ from pe_portal.audit.verification import next_month
 from pe_portal.clock import utcnow
 from pe_portal.config import Settings
 from pe_portal.context import SYSTEM
+from pe_portal.errors import Conflict
 
 log = logging.getLogger(__name__)
 AHEAD = 3  # months beyond the current one that always have a partition
@@ -77,9 +78,16 @@ async def _tick(
         due = due_months(await listing(session), settings.audit_retention_months)
     keys = await asyncio.to_thread(seal_keys.load, settings.audit_seal_key_dir, create=True)
     for month in due:
-        archived = await archiving.archive_month(
-            owner, month, settings.audit_archive_dir, keys, SYSTEM
-        )
+        try:
+            archived = await archiving.archive_month(
+                owner, month, settings.audit_archive_dir, keys, SYSTEM
+            )
+        except Conflict as error:
+            if error.code != "archiving":
+                raise
+            # Every server worker runs this schedule; one archives, the others find it busy.
+            log.info("audit retention: another process is archiving; this one leaves it")
+            return
         log.info(
             "audit month %s archived to %s (%d rows)",
             f"{month:%Y-%m}",

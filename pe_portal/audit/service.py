@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -11,7 +12,15 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pe_portal.audit import repository
-from pe_portal.audit.models import AuditAction, AuditLog, AuditResource, NewEntry, TrailEntry
+from pe_portal.audit.models import (
+    SEARCH_MAX_LENGTH,
+    AuditAction,
+    AuditLog,
+    AuditResource,
+    NewEntry,
+    TrailEntry,
+)
+from pe_portal.audit.repository import search
 from pe_portal.clock import utcnow
 from pe_portal.context import RequestContext
 from pe_portal.db.base import new_id
@@ -122,6 +131,21 @@ async def trail(
     )
     items = rows[:limit]
     return TrailPage(items, encode_cursor(items[-1]) if len(rows) > limit else None)
+
+
+async def search_rows(
+    session: AsyncSession,
+    *,
+    term: str,
+    offset: int,
+    limit: int,
+    equal: Mapping[str, str] | None = None,
+) -> search.Found:
+    """A page of all users' rows matching `term` (a user id, a fragment of the IP or user agent,
+    words of the details) and holding the `equal` column values, newest first, and whether more
+    follow; `term` cut to its maximum."""
+    wanted = search.Wanted(term[:SEARCH_MAX_LENGTH], equal or {})
+    return await search.newest_matches(session, wanted=wanted, offset=offset, limit=limit)
 
 
 async def full_trail(session: AsyncSession, *, user_id: str) -> list[AuditLog]:

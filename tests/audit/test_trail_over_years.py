@@ -12,8 +12,9 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from pe_portal.audit import archiving, partitions, seal_keys, sealing, verification
+from pe_portal.config import Settings
 from pe_portal.context import SYSTEM
-from pe_portal.errors import InvalidInput
+from pe_portal.errors import Conflict, InvalidInput
 from pe_portal.users import service as users
 from tests.conftest import PgCluster
 
@@ -260,3 +261,32 @@ async def test_an_unwritable_archive_directory_leaves_the_partition(
     with pytest.raises(InvalidInput, match="partition is untouched"):
         await archiving.archive_month(owner_engine, OLD_MONTH, blocked / "sub", keys, SYSTEM)
     assert await _partition_of(factory, ids[0]) == "audit_logs_y2024m03"
+
+
+async def test_a_worker_that_finds_the_archive_busy_leaves_it_quietly(
+    factory: async_sessionmaker[AsyncSession],
+    owner_engine: AsyncEngine,
+    settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Every server worker runs the retention schedule; those that find another archiving say
+    so in one line (no error, no traceback) and leave the month to it."""
+
+    async def busy(*args: object, **kwargs: object) -> archiving.Archived:
+        raise Conflict("Another audit archive is running; try again later.", code="archiving")
+
+    monkeypatch.setattr(partitions, "due_months", lambda found, months: [date(2024, 1, 1)])
+    monkeypatch.setattr(archiving, "archive_month", busy)
+    retained = settings.model_copy(
+        update={
+            "audit_retention_months": 12,
+            "audit_archive_dir": tmp_path / "archive",
+            "audit_seal_key_dir": tmp_path / "seal",
+        }
+    )
+    with caplog.at_level("INFO", logger="pe_portal.audit.partitions"):
+        await partitions._tick(factory, owner_engine, retained)
+    assert [r.levelname for r in caplog.records] == ["INFO"], caplog.records
+    assert "another process is archiving" in caplog.records[0].getMessage()

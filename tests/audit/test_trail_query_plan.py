@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from pe_portal.audit import service
 from pe_portal.audit.models import AuditAction
+from pe_portal.audit.repository import span
 from tests.db.test_query_plans import explain
 
 CURSOR = "1767225600000.ck123"  # 2026-01-01T00:00:00Z, row ck123
@@ -32,9 +33,9 @@ _SEED = (
     " (ARRAY['LOGIN', 'TOKEN_REFRESH', 'PROFILE_UPDATED', 'LOGOUT'])[g % 4 + 1], 'AUTH',"
     " timestamp '2026-07-01' - make_interval(mins => 26 * g)"  # about a year back from July
     " FROM generate_series(1, 20000) g",
-    # A live trail has a partition for each of its months (the scheduler keeps them ahead).
+    # A live trail has a partition for each of its months, up to three ahead of this one.
     "SELECT audit_ensure_partition(m::date) FROM generate_series("
-    " date '2025-06-01', date '2026-07-01', interval '1 month') m",
+    " date '2025-06-01', now() + interval '3 months', interval '1 month') m",
     "ANALYZE users",
     "ANALYZE audit_logs",
 )
@@ -50,6 +51,7 @@ async def realistic_trail(owner_engine: AsyncEngine, committed: None) -> None:
         for statement in _SEED[3:]:
             await connection.execute(text(statement))
         await connection.commit()
+    span.forget()  # the partitions were made by SQL, behind the process's back
 
 
 @pytest.mark.usefixtures("realistic_trail")
@@ -96,9 +98,10 @@ async def test_a_page_of_the_whole_trail_is_an_index_range_without_a_sort(
         lambda: service.trail(db_session, user_id=USER, **filters),  # type: ignore[arg-type]
     )
     assert "Index Scan using idx_audit_logs_user_created" in plan, plan
-    # Across monthly partitions the pages are merged in the index's order (Merge Append, whose
-    # "Sort Key" names that order); no Sort node reads and sorts the user's rows.
-    assert not re.search(r"(^|->  )Sort ", plan), plan
+    # The months are read in the index's order; the only Sort is over the DEFAULT partition's
+    # branch, which holds no rows (planned away, or its empty partition).
+    sorted_inputs = re.findall(r"->  Sort .*\n.*\n\s*->  (.*)", plan)
+    assert all("One-Time Filter" in s or "default" in s for s in sorted_inputs), plan
     conditions = _index_conditions(plan)
     assert "user_id = 'plan-user-7'" in conditions, plan
     if "cursor" in filters:  # the keyset bound narrows the range rather than filtering rows
@@ -137,3 +140,19 @@ async def test_the_whole_trail_bounds_its_pages_in_the_index(
 
 def _index_conditions(plan: str) -> str:
     return "\n".join(line for line in plan.splitlines() if "Index Cond" in line)
+
+
+@pytest.mark.usefixtures("realistic_trail")
+async def test_the_first_page_reads_only_the_newest_months_it_needs(
+    db_session: AsyncSession,
+) -> None:
+    """The DEFAULT partition is pruned, so the months are an ordered Append that stops at the
+    page: of thirteen months of history (and the months ahead), only the newest few are read."""
+    plan = await explain(db_session, lambda: service.trail(db_session, user_id=USER), analyze=True)
+    assert "Merge Append" in plan, plan  # of the two branches: inside the span, and outside
+    assert re.search(r"->  Append .*\n\s*->  Index Scan using idx_audit_logs_user_created", plan)
+    never = set(re.findall(r" on (audit_logs_\w+) \w+ .*never executed", plan))
+    # About 8 rows of the user a month: the page is the newest months' rows, the oldest months
+    # are never opened.
+    assert {"audit_logs_y2025m06", "audit_logs_y2025m07", "audit_logs_y2025m08"} <= never, plan
+    assert "audit_logs_y2026m07" not in never, plan

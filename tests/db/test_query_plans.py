@@ -49,7 +49,9 @@ async def analysed_session(owner_engine: AsyncEngine) -> AsyncIterator[AsyncSess
             await transaction.rollback()
 
 
-async def explain(session: AsyncSession, call: Callable[[], Awaitable[Any]]) -> str:
+async def explain(
+    session: AsyncSession, call: Callable[[], Awaitable[Any]], *, analyze: bool = False
+) -> str:
     captured: list[tuple[str, Any]] = []
     connection = await session.connection()
 
@@ -65,7 +67,8 @@ async def explain(session: AsyncSession, call: Callable[[], Awaitable[Any]]) -> 
     # Small test tables can still make a sequential scan cheapest; turning it off asks "which
     # index serves this query?", which is what these tests are about.
     await session.execute(text("SET LOCAL enable_seqscan = off"))
-    result = await connection.exec_driver_sql("EXPLAIN " + statement, params)
+    command = "EXPLAIN (ANALYZE, COSTS OFF) " if analyze else "EXPLAIN "
+    result = await connection.exec_driver_sql(command + statement, params)
     return "\n".join(row[0] for row in result)
 
 

@@ -3,17 +3,21 @@ agent or words of the details; each served by an index on realistic, analysed da
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 from sqlalchemy import select, text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
-from pe_portal.audit.models import AuditLog, like_pattern, search_condition
+from pe_portal.audit import service as audit
+from pe_portal.audit.models import AuditLog, like_pattern, row_search_condition, search_condition
+from pe_portal.audit.repository import search
 from pe_portal.config import Settings
 from pe_portal.users.models import User
 from pe_portal.users.models import search_condition as user_search
+from tests.db.test_query_plans import explain
 from tests.studio.conftest import make_user
 
 # 50 000 people with names built from syllables (a few hundred distinct surnames, as a client
@@ -28,7 +32,8 @@ _SEED = (
     f" ({_HEAD})[g / 10 % 12 + 1] || ({_TAIL})[g / 120 % 12 + 1] || (g % 7)"
     " FROM generate_series(1, 50000) g",
     "INSERT INTO audit_logs (id, user_id, action, details, ip_address, user_agent, created_at)"
-    " SELECT 'sr' || g, 'su' || (g % 50000 + 1), 'LOGIN',"
+    " SELECT 'sr' || g, 'su' || (g % 50000 + 1),"
+    " (ARRAY['LOGIN', 'TOKEN_REFRESH', 'LOGOUT'])[g % 3 + 1],"
     " jsonb_build_object('word', 'w' || (g % 5000)), '10.' || (g % 250) || '.' || (g % 199) || '.'"
     " || (g % 97), 'Mozilla/5.0 (device ' || (g % 3000) || ') Gecko/20100101 Firefox/' || (g % 120),"
     " timestamp '2026-11-01' + make_interval(secs => g * 30) FROM generate_series(1, 60000) g",
@@ -79,6 +84,68 @@ async def test_audit_search_is_served_by_its_indexes(realistic: AsyncConnection,
     assert "Seq Scan on audit_logs_y2026m11" not in plan, plan
 
 
+@pytest.mark.parametrize("term", ["Firefox", "Gecko"])
+async def test_a_common_term_walks_the_newest_rows_in_order(
+    realistic: AsyncConnection, db_session: AsyncSession, term: str
+) -> None:
+    """Every row matches: the page is the newest rows, read by the created_at index in order
+    and stopped there; no search index hands over all 60 000 matches to be sorted."""
+    plan = await explain(
+        db_session,
+        lambda: audit.search_rows(db_session, term=term, offset=0, limit=25),
+        analyze=True,
+    )
+    assert "Index Scan Backward using idx_audit_logs_created" in plan, plan
+    assert "Bitmap" not in plan, plan
+    # Stopped at the page and the one row more that tells whether more follow.
+    assert re.search(r"Subquery Scan on newest \(actual time=\S+ rows=26 ", plan), plan
+
+
+@pytest.mark.parametrize("term", ["10.42.17", "device 2999", "w4321"])
+async def test_a_rare_term_is_found_by_the_indexes_beyond_the_newest_rows(
+    realistic: AsyncConnection, db_session: AsyncSession, term: str
+) -> None:
+    """Too few matches among the newest rows: the older rows are searched by the indexes."""
+    plan = await explain(
+        db_session, lambda: audit.search_rows(db_session, term=term, offset=0, limit=25)
+    )
+    for index in (
+        "idx_audit_logs_ip_trgm",
+        "idx_audit_logs_agent_trgm",
+        "idx_audit_logs_details_fts",
+    ):
+        assert index in plan, plan
+    assert "Seq Scan on audit_logs_y2026m11" not in plan, plan
+
+
+@pytest.mark.parametrize("term", ["Firefox/7", "10.3.", "w42", "device 29"])
+@pytest.mark.parametrize("equal", [{}, {"action": "TOKEN_REFRESH"}])
+async def test_the_two_steps_find_what_one_query_finds(
+    realistic: AsyncConnection,
+    db_session: AsyncSession,
+    monkeypatch: pytest.MonkeyPatch,
+    term: str,
+    equal: dict[str, str],
+) -> None:
+    """Page after page, with the edges of the sample and of the walk inside the pages (terms
+    found by the sample, by the walk, by the indexes): the same rows, in the same order, as the
+    plain query over every row."""
+    monkeypatch.setattr(search, "PROBE", 100)
+    monkeypatch.setattr(search, "WALK_BUDGET", 700)
+    columns = AuditLog.__table__.c
+    everything = select(AuditLog.id).where(
+        row_search_condition(term), *(columns[name] == value for name, value in equal.items())
+    )
+    newest = everything.order_by(AuditLog.created_at.desc(), AuditLog.id.desc()).limit(160)
+    expected = list((await db_session.scalars(newest)).all())
+    pages = []
+    for offset in range(0, 150, 50):
+        found = await audit.search_rows(db_session, term=term, offset=offset, limit=50, equal=equal)
+        assert found.more == (len(expected) > offset + 50), (term, offset)
+        pages += [row.id for row in found.rows]
+    assert pages == expected[:150], term
+
+
 async def test_users_are_found_despite_a_typo(
     operator: httpx.AsyncClient, engine: AsyncEngine, settings: Settings
 ) -> None:
@@ -114,3 +181,45 @@ async def test_audit_rows_are_found_by_ip_agent_or_details(
         assert found == {expected}, term
     odd = await operator.get("/admin/audit-log/list", params={"search": "' OR 1=1 --%_" * 800})
     assert odd.status_code == 200
+
+
+async def test_a_search_page_counts_to_the_next_page_and_pages_on(
+    operator: httpx.AsyncClient, owner_engine: AsyncEngine, committed: None
+) -> None:
+    """30 matches, 25 a page: page 1 says there is more (26 counted) and page 2 holds the other
+    5, newest first throughout, as the one-query search would list them."""
+    async with owner_engine.begin() as connection:
+        await connection.execute(
+            text(
+                "INSERT INTO audit_logs (id, action, user_agent, created_at) SELECT 'pager-' || g,"
+                " 'LOGIN', 'PagerAgent/1', timestamp '2026-11-01' + make_interval(mins => g)"
+                " FROM generate_series(1, 30) g"
+            )
+        )
+    first = (await operator.get("/admin/audit-log/list", params={"search": "PagerAgent"})).text
+    assert "Showing 1 to 25 of 26 items" in first
+    assert set(re.findall(r"pager-\d+", first)) == {f"pager-{n}" for n in range(6, 31)}
+    second = await operator.get(
+        "/admin/audit-log/list", params={"search": "PagerAgent", "page": "2"}
+    )
+    assert "Showing 26 to 30 of 30 items" in second.text
+    assert set(re.findall(r"pager-\d+", second.text)) == {f"pager-{n}" for n in range(1, 6)}
+
+
+async def test_a_filtered_search_is_the_two_step_search_too(
+    operator: httpx.AsyncClient, owner_engine: AsyncEngine, committed: None
+) -> None:
+    """The action filter narrows the same search (and its pager counts to the next page)."""
+    async with owner_engine.begin() as connection:
+        await connection.execute(
+            text(
+                "INSERT INTO audit_logs (id, action, user_agent, created_at) SELECT 'kind-' || g,"
+                " (ARRAY['LOGIN', 'LOGOUT'])[g % 2 + 1], 'KindAgent/1',"
+                " timestamp '2026-11-01' + make_interval(mins => g) FROM generate_series(1, 8) g"
+            )
+        )
+    page = await operator.get(
+        "/admin/audit-log/list", params={"search": "KindAgent", "action": "LOGOUT"}
+    )
+    assert "Showing 1 to 4 of 4 items" in page.text
+    assert set(re.findall(r"kind-\d+", page.text)) == {"kind-1", "kind-3", "kind-5", "kind-7"}

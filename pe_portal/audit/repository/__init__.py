@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from functools import cache
+from functools import lru_cache
 from typing import Any, cast
 
-from sqlalchemy import Select, Text, bindparam, func, select, tuple_
+from sqlalchemy import Select, Text, bindparam, func, literal_column, or_, select, tuple_, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
 from pe_portal.audit.models import (
     AuditAction,
@@ -17,6 +18,7 @@ from pe_portal.audit.models import (
     like_pattern,
     search_condition,
 )
+from pe_portal.audit.repository.span import Span, partition_span
 from pe_portal.db.base import UTCDateTime
 
 
@@ -31,10 +33,14 @@ _TRAIL_KEYS = tuple(TrailEntry.__annotations__)
 _TRAIL_COLUMNS = tuple(_c[name] for name in _TRAIL_KEYS)
 
 
-@cache
-def _trail_query(*, action: bool, until: bool, before: bool, q: bool = False) -> Select[Any]:
-    """The trail statement for one combination of filters, built once: building and keying a
-    statement costs more CPU than PostgreSQL spends running it."""
+def _timestamp(at: datetime) -> ColumnElement[datetime]:
+    """A partition bound written into the statement: PostgreSQL prunes by it when it plans,
+    also in a generic plan of a prepared statement (a bound parameter prunes only at run time,
+    too late to read the months in order)."""
+    return literal_column(f"TIMESTAMP '{at:%Y-%m-%d %H:%M:%S}'")
+
+
+def _filtered(*, action: bool, until: bool, before: bool, q: bool) -> Select[Any]:
     query = select(*_TRAIL_COLUMNS).where(
         _c.user_id == bindparam("user_id", type_=Text()),
         _c.created_at >= bindparam("since", type_=UTCDateTime()),
@@ -59,7 +65,35 @@ def _trail_query(*, action: bool, until: bool, before: bool, q: bool = False) ->
         # The same bound on the partition key alone lets PostgreSQL skip the later months'
         # partitions (a row comparison does not prune).
         query = query.where(_c.created_at <= bindparam("before_at", type_=UTCDateTime()))
+    return query
+
+
+def _newest_first(query: Select[Any]) -> Select[Any]:
     return query.order_by(_c.created_at.desc(), _c.id.desc()).limit(bindparam("limit"))
+
+
+@lru_cache(maxsize=256)
+def _trail_query(
+    *, action: bool, until: bool, before: bool, q: bool = False, span: Span | None = None
+) -> Select[Any]:
+    """The trail statement for one combination of filters and partition span, built once:
+    building and keying a statement costs more CPU than PostgreSQL spends running it.
+
+    Inside the span the months are read newest first and the reading stops at the page (the
+    DEFAULT partition, which would force a merge of every month, is pruned); rows outside it
+    (the DEFAULT partition, months beyond a gap) are a second, normally empty, branch."""
+    filtered = _filtered(action=action, until=until, before=before, q=q)
+    if span is None:
+        return _newest_first(filtered)
+    start, end = _timestamp(span.start), _timestamp(span.end)
+    inside = _newest_first(filtered.where(_c.created_at >= start, _c.created_at < end))
+    outside = _newest_first(filtered.where(or_(_c.created_at < start, _c.created_at >= end)))
+    both = union_all(inside, outside).subquery("trail")
+    return (
+        select(*(both.c[name] for name in _TRAIL_KEYS))
+        .order_by(both.c.created_at.desc(), both.c.id.desc())
+        .limit(bindparam("limit"))
+    )
 
 
 async def trail_for_user(
@@ -80,6 +114,7 @@ async def trail_for_user(
         until=until is not None,
         before=before is not None,
         q=q is not None,
+        span=await partition_span(session),
     )
     params: dict[str, object] = {"user_id": user_id, "since": since, "limit": limit}
     if action is not None:

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql.expression import TableClause
 
 from pe_portal.audit.models import AuditCheckpoint, AuditLog, AuditRemoval, AuditUnsealed
+from pe_portal.audit.repository import span
 
 _SEAL_LOCK = 0x5EA1  # pg_advisory lock key: one sealer at a time extends the chain
 _log = AuditLog.__table__.c
@@ -26,7 +27,10 @@ ROW_COLUMNS = (
 async def ensure_partition(session: AsyncSession, month: date) -> str | None:
     """The month's partition; its name when it was created now, None when it existed."""
     result = await session.execute(text("SELECT audit_ensure_partition(:m)"), {"m": month})
-    return result.scalar()
+    created: str | None = result.scalar()
+    if created:
+        span.forget()
+    return created
 
 
 async def partitions(session: AsyncSession) -> list[tuple[str, str, int]]:
@@ -255,6 +259,7 @@ async def detach(connection: AsyncConnection, table: str, attempts: int = 5) -> 
                 raise
             await asyncio.sleep(1 + attempt)
         else:
+            span.forget()
             return True
     return False
 
