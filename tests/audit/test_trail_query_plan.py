@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from pe_portal.audit import service
 from pe_portal.audit.models import AuditAction
-from pe_portal.audit.repository import span
+from pe_portal.audit.repository import lifecycle, span
 from tests.db.test_query_plans import explain
 
 CURSOR = "1767225600000.ck123"  # 2026-01-01T00:00:00Z, row ck123
@@ -156,3 +156,19 @@ async def test_the_first_page_reads_only_the_newest_months_it_needs(
     # are never opened.
     assert {"audit_logs_y2025m06", "audit_logs_y2025m07", "audit_logs_y2025m08"} <= never, plan
     assert "audit_logs_y2026m07" not in never, plan
+
+
+@pytest.mark.usefixtures("realistic_trail")
+async def test_the_seal_reads_each_queued_row_by_its_primary_key(db_session: AsyncSession) -> None:
+    """However large the trail, a seal batch probes one partition's primary key per queued row:
+    a join the planner may turn into a hash of the whole trail (10 M rows: 3 s a batch) is out."""
+    await db_session.execute(text("ANALYZE audit_unsealed"))
+    plan = "\n".join(
+        row[0]
+        for row in await db_session.execute(text("EXPLAIN " + lifecycle._unsealed_sql(5000)))
+    )
+    assert plan.startswith("Nested Loop Left Join"), plan
+    assert "Hash" not in plan, plan
+    assert "Index Only Scan using audit_unsealed_pkey" in plan, plan  # the head, in order
+    # Below the loop, each partition's index is searched for the one queued row.
+    assert re.search(r"Index Cond: \(.*audit_unsealed\.(row_id|created_at)", plan), plan
