@@ -164,8 +164,7 @@ async def test_the_seal_reads_each_queued_row_by_its_primary_key(db_session: Asy
     a join the planner may turn into a hash of the whole trail (10 M rows: 3 s a batch) is out."""
     await db_session.execute(text("ANALYZE audit_unsealed"))
     plan = "\n".join(
-        row[0]
-        for row in await db_session.execute(text("EXPLAIN " + lifecycle._unsealed_sql(5000)))
+        row[0] for row in await db_session.execute(text("EXPLAIN " + lifecycle._unsealed_sql(5000)))
     )
     assert plan.startswith("Nested Loop Left Join"), plan
     assert "Hash" not in plan, plan
