@@ -244,11 +244,13 @@ async def test_a_dump_that_breaks_midway_leaves_nothing_behind(
     fresh_database: FreshDatabase,
     tmp_path: Path,
 ) -> None:
-    async with owner_engine.begin() as connection:  # enough rows that the dump is mostly data
+    # Enough rows that the dump is mostly data, so its middle is in a table's data: the table of
+    # contents grows with every audit partition earlier tests left (3 000 rows were too few).
+    async with owner_engine.begin() as connection:
         await connection.execute(
             text(
                 "INSERT INTO audit_logs (action, details) SELECT 'LOGIN',"
-                " jsonb_build_object('n', g, 'r', md5(g::text)) FROM generate_series(1, 3000) g"
+                " jsonb_build_object('n', g, 'r', md5(g::text)) FROM generate_series(1, 30000) g"
             )
         )
     made = await backup(settings, source_urls.migration, tmp_path / "big.tar", NoProgress())
