@@ -70,10 +70,7 @@ async def test_user_search_is_served_by_the_trigram_index(
     assert "Seq Scan on users" not in plan, plan
 
 
-@pytest.mark.parametrize("term", ["10.42.17", "device 2999", "w4321"])
-async def test_audit_search_is_served_by_its_indexes(realistic: AsyncConnection, term: str) -> None:
-    statement = select(AuditLog.id).where(search_condition(like_pattern(term), term)).limit(50)
-    plan = await _plan(realistic, statement)
+def _assert_served_by_the_search_indexes(plan: str) -> None:
     for index in (
         "idx_audit_logs_ip_trgm",
         "idx_audit_logs_agent_trgm",
@@ -82,6 +79,13 @@ async def test_audit_search_is_served_by_its_indexes(realistic: AsyncConnection,
         assert index in plan, plan
     # The month with the rows is read by its indexes (empty partitions cost nothing either way).
     assert "Seq Scan on audit_logs_y2026m11" not in plan, plan
+
+
+@pytest.mark.parametrize("term", ["10.42.17", "device 2999", "w4321"])
+async def test_audit_search_is_served_by_its_indexes(realistic: AsyncConnection, term: str) -> None:
+    statement = select(AuditLog.id).where(search_condition(like_pattern(term), term)).limit(50)
+    plan = await _plan(realistic, statement)
+    _assert_served_by_the_search_indexes(plan)
 
 
 @pytest.mark.parametrize("term", ["Firefox", "Gecko"])
@@ -109,13 +113,7 @@ async def test_a_rare_term_is_found_by_the_indexes_beyond_the_newest_rows(
     plan = await explain(
         db_session, lambda: audit.search_rows(db_session, term=term, offset=0, limit=25)
     )
-    for index in (
-        "idx_audit_logs_ip_trgm",
-        "idx_audit_logs_agent_trgm",
-        "idx_audit_logs_details_fts",
-    ):
-        assert index in plan, plan
-    assert "Seq Scan on audit_logs_y2026m11" not in plan, plan
+    _assert_served_by_the_search_indexes(plan)
 
 
 @pytest.mark.parametrize("term", ["Firefox/7", "10.3.", "w42", "device 29"])
