@@ -25,7 +25,8 @@ from pe_portal.web.app import create_app
 
 ALL_TABLES = (
     "users, user_profiles, sessions, audit_logs, auth_rate_limits, mail_outbox, mfa_factors, "
-    "mfa_recovery_codes, mfa_challenges, audit_checkpoints, audit_removals, audit_unsealed"
+    "mfa_recovery_codes, mfa_challenges, audit_checkpoints, audit_removals, audit_unsealed, "
+    "audit_user_agents"
 )
 # The audit tables refuse TRUNCATE but under the retention switch (an owner's explicit act).
 RETENTION_SWITCH = "SET pe_portal.audit_retention = 'on'"

@@ -275,6 +275,7 @@ async def restore(
                 batch = []
         if batch:
             await lifecycle.insert_rows(session, table, batch)
+        await lifecycle.record_agents(session, table)
         await lifecycle.ensure_partition(session, month)  # attaches it, with the month's new rows
         await record(
             session, action=AuditAction.AUDIT_RESTORED, resource=AuditResource.AUDIT,

@@ -4,6 +4,7 @@ and the tables that seal it (DESIGN "Audit trail over years")."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, TypedDict
@@ -16,7 +17,10 @@ from sqlalchemy import (
     LargeBinary,
     PrimaryKeyConstraint,
     Text,
+    any_,
+    false,
     func,
+    literal,
     literal_column,
     or_,
     text,
@@ -88,19 +92,15 @@ class AuditLog(Base):
             "created_at",
             postgresql_where=text("action IN ('LOGIN_FAILED', 'MFA_FAILED')"),
         ),
-        # Search (the studio, `?q=`): fragments of an IP or user agent, words of the details.
+        # Search (the studio, `?q=`): the start of an IP, the rows of an agent found in
+        # audit_user_agents (by equality: a hash, as an agent may outgrow a btree entry), the
+        # words of the details.
         Index(
-            "idx_audit_logs_ip_trgm",
+            "idx_audit_logs_ip_prefix",
             "ip_address",
-            postgresql_using="gin",
-            postgresql_ops={"ip_address": "gin_trgm_ops"},
+            postgresql_ops={"ip_address": "text_pattern_ops"},
         ),
-        Index(
-            "idx_audit_logs_agent_trgm",
-            "user_agent",
-            postgresql_using="gin",
-            postgresql_ops={"user_agent": "gin_trgm_ops"},
-        ),
+        Index("idx_audit_logs_agent", "user_agent", postgresql_using="hash"),
         Index(
             "idx_audit_logs_details_fts",
             text("to_tsvector('simple'::regconfig, coalesce(details, '{}'::jsonb))"),
@@ -123,6 +123,25 @@ class AuditLog(Base):
     created_at: Mapped[datetime] = mapped_column(
         UTCDateTime(), primary_key=True, server_default=text("CURRENT_TIMESTAMP")
     )
+
+
+class AuditUserAgent(Base):
+    """Every distinct user agent of the trail (recorded by a trigger on insert, and by a
+    restore): a fragment is searched among these few strings, not among the rows."""
+
+    __tablename__ = "audit_user_agents"
+    __table_args__ = (
+        PrimaryKeyConstraint("digest", name="audit_user_agents_pkey"),
+        Index(
+            "idx_audit_user_agents_trgm",
+            "user_agent",
+            postgresql_using="gin",
+            postgresql_ops={"user_agent": "gin_trgm_ops"},
+        ),
+    )
+
+    digest: Mapped[str] = mapped_column()  # md5: a key of any agent's length
+    user_agent: Mapped[str] = mapped_column()
 
 
 class AuditUnsealed(Base):
@@ -183,30 +202,58 @@ SEARCH_MAX_LENGTH = 200
 Columns = ReadOnlyColumnCollection[str, Any]
 
 
+def _literal(term: str) -> str:
+    """`term` with LIKE's own metacharacters taken literally."""
+    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def like_pattern(term: str) -> str:
-    """`%term%` with LIKE's own metacharacters taken literally."""
-    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
+    """`%term%`: the term anywhere (a fragment of a user agent)."""
+    return f"%{_literal(term)}%"
+
+
+def prefix_pattern(term: str) -> str:
+    """`term%`: the start of an IP (a network, a whole address), lower case as stored."""
+    return f"{_literal(term.lower())}%"
 
 
 def search_condition(
-    pattern: Any, words: Any, columns: Columns = AuditLog.__table__.c
+    pattern: Any,
+    prefix: Any,
+    words: Any,
+    columns: Columns = AuditLog.__table__.c,
+    agents: Sequence[str] | None = None,
 ) -> ColumnElement[bool]:
-    """A fragment of the IP or user agent (trigram indexes), or the words of the details (a
-    full-text index). `pattern` is like_pattern(term), `words` the term itself."""
+    """The start of the IP (idx_audit_logs_ip_prefix), a fragment of the user agent, or the
+    words of the details (idx_audit_logs_details_fts). `pattern` is like_pattern(term), `prefix`
+    prefix_pattern(term), `words` the term itself.
+
+    The agent's fragment is looked for in the row, or, given `agents` (the distinct agents that
+    hold it: audit_user_agents), the row's agent is one of them (idx_audit_logs_agent): the same
+    rows, found by index."""
     details = func.to_tsvector(
         _SIMPLE, func.coalesce(columns.details, literal_column("'{}'::jsonb"))
     )
+    agent: ColumnElement[bool]
+    if agents is None:
+        agent = columns.user_agent.ilike(pattern)
+    elif agents:
+        agent = columns.user_agent == any_(literal(list(agents), ARRAY(Text())))
+    else:
+        agent = false()  # no agent holds it: or_() leaves the branch out
     return or_(
-        columns.ip_address.ilike(pattern),
-        columns.user_agent.ilike(pattern),
+        columns.ip_address.like(prefix),
+        agent,
         details.op("@@")(func.plainto_tsquery(_SIMPLE, words)),
     )
 
 
-def row_search_condition(term: str, columns: Columns = AuditLog.__table__.c) -> ColumnElement[bool]:
+def row_search_condition(
+    term: str, columns: Columns = AuditLog.__table__.c, agents: Sequence[str] | None = None
+) -> ColumnElement[bool]:
     """The studio's search of all rows: a user id, or what search_condition finds."""
-    return or_(columns.user_id == term, search_condition(like_pattern(term), term, columns))
+    found = search_condition(like_pattern(term), prefix_pattern(term), term, columns, agents)
+    return or_(columns.user_id == term, found)
 
 
 class TrailEntry(TypedDict):

@@ -17,11 +17,13 @@ _GRANTS = (
     # Sealing (the server's scheduler): it takes queued rows and appends checkpoints; the removal
     # trace and the queue are written by SECURITY DEFINER triggers. Partitions are reached only
     # through the parent, so the role holds no right on any partition, present or future.
-    "REVOKE ALL ON audit_checkpoints, audit_removals, audit_unsealed FROM {role}",
+    "REVOKE ALL ON audit_checkpoints, audit_removals, audit_unsealed, audit_user_agents"
+    " FROM {role}",
     "GRANT SELECT, INSERT ON audit_checkpoints TO {role}",
     "GRANT SELECT ON audit_removals TO {role}",
     "GRANT SELECT ON audit_logs_default TO {role}",  # verify looks for months without partition
     "GRANT SELECT, DELETE ON audit_unsealed TO {role}",
+    "GRANT SELECT ON audit_user_agents TO {role}",  # the search's distinct agents
     "GRANT EXECUTE ON FUNCTION audit_ensure_partition(date) TO {role}",
     "GRANT SELECT ON alembic_version TO {role}",
     "GRANT SELECT, INSERT, UPDATE, DELETE ON auth_rate_limits TO {role}",

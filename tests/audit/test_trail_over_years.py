@@ -224,8 +224,13 @@ async def test_archive_then_restore_a_month(
     from_files = await _verify(factory, keys, archive_dir=tmp_path / "arch")
     assert from_files.problems == []
     assert from_files.rows >= 5
+    async with owner_engine.begin() as connection:  # a database that never saw the month's agent
+        await connection.execute(text("DELETE FROM audit_user_agents"))
     await archiving.restore(owner_engine, done.path, SYSTEM)
     assert await _partition_of(factory, ids[0]) == "audit_logs_y2024m03"
+    async with factory() as session:  # the search finds the restored rows by their agent
+        agents = await session.scalars(text("SELECT user_agent FROM audit_user_agents"))
+        assert "Mozilla/5.0 Firefox" in set(agents)
     await sealing.seal(factory, keys)
     assert (await _verify(factory, keys)).problems == []
 

@@ -105,12 +105,18 @@ EXTRA_INDEXES = {
         "INDEX idx_mail_outbox_finished ON public.mail_outbox USING btree (finished_at) "
         "WHERE (status <> 'pending'::text)"
     ),
-    # Search (DESIGN "Audit trail over years", 20261201000200): pg_trgm and full text.
-    "idx_audit_logs_ip_trgm": (
-        "INDEX idx_audit_logs_ip_trgm ON public.audit_logs USING gin (ip_address gin_trgm_ops)"
+    # Search (DESIGN "Audit trail over years", 20261201000200 and 300): an IP's start, an agent
+    # by equality (its fragments among the distinct agents, pg_trgm), full text.
+    "idx_audit_logs_ip_prefix": (
+        "INDEX idx_audit_logs_ip_prefix ON public.audit_logs USING btree "
+        "(ip_address text_pattern_ops)"
     ),
-    "idx_audit_logs_agent_trgm": (
-        "INDEX idx_audit_logs_agent_trgm ON public.audit_logs USING gin (user_agent gin_trgm_ops)"
+    "idx_audit_logs_agent": (
+        "INDEX idx_audit_logs_agent ON public.audit_logs USING hash (user_agent)"
+    ),
+    "idx_audit_user_agents_trgm": (
+        "INDEX idx_audit_user_agents_trgm ON public.audit_user_agents USING gin "
+        "(user_agent gin_trgm_ops)"
     ),
     "idx_audit_logs_details_fts": (
         "INDEX idx_audit_logs_details_fts ON public.audit_logs USING gin "

@@ -16,6 +16,7 @@ from pe_portal.audit.models import (
     NewEntry,
     TrailEntry,
     like_pattern,
+    prefix_pattern,
     search_condition,
 )
 from pe_portal.audit.repository.span import Span, partition_span
@@ -53,7 +54,9 @@ def _filtered(*, action: bool, until: bool, before: bool, q: bool) -> Select[Any
         # Within one user's rows, walked in idx_audit_logs_user_created's order and filtered.
         query = query.where(
             search_condition(
-                bindparam("q_pattern", type_=Text()), bindparam("q_words", type_=Text())
+                bindparam("q_pattern", type_=Text()),
+                bindparam("q_prefix", type_=Text()),
+                bindparam("q_words", type_=Text()),
             )
         )
     if before:
@@ -124,7 +127,11 @@ async def trail_for_user(
     if before is not None:
         params["before_at"], params["before_id"] = before
     if q is not None:
-        params["q_pattern"], params["q_words"] = like_pattern(q), q
+        params["q_pattern"], params["q_prefix"], params["q_words"] = (
+            like_pattern(q),
+            prefix_pattern(q),
+            q,
+        )
     result = await session.execute(query, params)
     # Plain dicts, not ORM entities nor Rows: a page is only read, and pydantic validates dicts
     # in a fraction of the time it takes to read attributes off either.

@@ -294,6 +294,17 @@ async def create_standalone(session: AsyncSession, table: str) -> None:
     await session.execute(text(f'CREATE TABLE "{table}" (LIKE audit_logs INCLUDING DEFAULTS)'))
 
 
+async def record_agents(session: AsyncSession, table: str) -> None:
+    """The distinct agents of a table filled outside the parent (a month restored from its
+    file), which the insert trigger did not see: the search finds agents there."""
+    await session.execute(
+        text(
+            "INSERT INTO audit_user_agents (digest, user_agent) SELECT DISTINCT md5(user_agent),"  # noqa: S608
+            f' user_agent FROM "{table}" WHERE user_agent IS NOT NULL ON CONFLICT DO NOTHING'
+        )
+    )
+
+
 async def removals_by_user(session: AsyncSession) -> dict[str, tuple[int, datetime]]:
     """User id → (rows the cascade removed, when the last went) from the removal trace."""
     r = AuditRemoval.__table__.c
