@@ -2,8 +2,8 @@
 
 Seeds `--audit-rows` rows over `--months` months with `pe-portal db seed-demo`, seals them, then
 measures: `audit verify` (rows/s); the own trail's first page (p99, wrk) and how many partitions
-a 7-day query touches; the studio's search p99 (overall and per term) beside one query by the
-indexes and the same by ILIKE without them; retention of one month side by side — `DELETE …
+a 7-day query touches; the studio's search p99 (overall and per term) beside the same search
+by ILIKE without an index; retention of one month side by side — `DELETE …
 WHERE created_at < …` against archive + detach, by the server's schedule and by the CLI — with
 time, WAL written and the authenticated-read p99 during each; login and refresh rates with the
 server sealing every second and not at all.
@@ -111,8 +111,8 @@ def _quantiles(timings: list[float]) -> dict[str, float]:
     return {"p50_ms": round(quantiles[49], 2), "p99_ms": round(quantiles[98], 2)}
 
 
-# A comparison query is cut off here: at 10 M rows a common term by the indexes alone, or any
-# term without them, takes tens of seconds to minutes (run N), and 200 would outlast the run.
+# The comparison query is cut off here: at 10 M rows a term without the indexes takes tens of
+# seconds to minutes (run N).
 _COMPARISON_TIMEOUT_S = 30
 
 
@@ -155,7 +155,7 @@ async def _studio_search(url: str, terms: list[str]) -> dict[str, Any]:
 
 def search(run: Run) -> dict[str, Any]:
     """The studio's audit search (IP, agent, words of details), 50 rows, as the studio runs it,
-    beside one query by the indexes and the same by ILIKE without them."""
+    beside the same search by ILIKE without an index (each term once: it reads every row)."""
     sql = (
         "SELECT id FROM audit_logs WHERE ip_address ILIKE $1 OR user_agent ILIKE $1"
         " OR to_tsvector('simple'::regconfig, coalesce(details, '{}'::jsonb))"
@@ -165,12 +165,10 @@ def search(run: Run) -> dict[str, Any]:
     terms = [rng.choice(_SEARCH_TERMS) for _ in range(200)]
     dsn = run.db.urls.migration
     studio = asyncio.run(_studio_search(run.db.urls.app, terms))
-    indexed = asyncio.run(_search_p99(dsn, sql, terms[:20], indexes=True))
-    plain = asyncio.run(_search_p99(dsn, sql, terms[:20], indexes=False))
+    plain = asyncio.run(_search_p99(dsn, sql, _SEARCH_TERMS, indexes=False))
     users = asyncio.run(_user_search(dsn, rng))
     return {
         "audit, the studio's search": studio,
-        "audit, one query by its indexes": indexed,
         "audit, ILIKE without index": plain,
         **users,
     }
