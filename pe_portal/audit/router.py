@@ -53,7 +53,7 @@ async def list_audit_logs(
         Query(
             min_length=1,
             max_length=SEARCH_MAX_LENGTH,
-            description="a fragment of the IP address or user agent, or words of the details",
+            description="the start of the IP address, a fragment of the user agent, or words of the details",
         ),
     ] = None,
 ) -> AuditLogPage:

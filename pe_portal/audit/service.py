@@ -118,7 +118,8 @@ async def trail(
     q: str | None = None,
 ) -> TrailPage:
     """One page of the user's own rows, newest first; `since` inclusive, `until` exclusive;
-    with `q`, only rows whose IP or user agent holds it or whose details hold its words."""
+    with `q`, only rows whose IP starts with it, whose user agent holds it or whose details hold
+    its words."""
     rows = await repository.trail_for_user(
         session,
         user_id=user_id,
@@ -141,9 +142,9 @@ async def search_rows(
     limit: int,
     equal: Mapping[str, str] | None = None,
 ) -> search.Found:
-    """A page of all users' rows matching `term` (a user id, a fragment of the IP or user agent,
-    words of the details) and holding the `equal` column values, newest first, and whether more
-    follow; `term` cut to its maximum."""
+    """A page of all users' rows matching `term` (a user id, the start of an IP, a fragment of
+    the user agent, words of the details) and holding the `equal` column values, newest first,
+    and whether more follow; `term` cut to its maximum."""
     wanted = search.Wanted(term[:SEARCH_MAX_LENGTH], equal or {})
     return await search.newest_matches(session, wanted=wanted, offset=offset, limit=limit)
 
