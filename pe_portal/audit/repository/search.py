@@ -60,7 +60,7 @@ class Found:
 
 
 async def _in_newest_rows(
-    session: AsyncSession, wanted: Wanted, rows: int, limit: int
+    session: AsyncSession, wanted: Wanted, agents: Sequence[str], rows: int, limit: int
 ) -> list[AuditLog]:
     """Matches among the newest `rows` rows, newest first (the created_at index, in order)."""
     newest = (
@@ -69,7 +69,7 @@ async def _in_newest_rows(
     row = aliased(AuditLog, newest)
     query = (
         select(row)
-        .where(wanted.condition(newest.c))
+        .where(wanted.condition(newest.c, agents))
         .order_by(newest.c.created_at.desc(), newest.c.id.desc())
         .limit(limit)
     )
@@ -96,16 +96,18 @@ async def _agents_holding(session: AsyncSession, term: str) -> list[str]:
 
 
 async def _older(
-    session: AsyncSession, wanted: Wanted, edge: tuple[datetime, str], limit: int
+    session: AsyncSession,
+    wanted: Wanted,
+    agents: Sequence[str],
+    edge: tuple[datetime, str],
+    limit: int,
 ) -> list[AuditLog]:
     """Matches older than the walked rows, newest first, found by the search indexes.
 
     The matches are gathered first (a MATERIALIZED CTE), then sorted: offered the order and the
     limit, PostgreSQL gives an agent it holds no statistics for the average agent's share of the
     rows and walks the older months in order for them, the very scan the indexes avoid. Plans
-    are made for these values (a generic plan cannot know how rare an agent is)."""
-    await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
-    agents = await _agents_holding(session, wanted.term)
+    are made for the values (newest_matches: a generic plan cannot know how rare an agent is)."""
     hits = (
         select(AuditLog)
         .where(
@@ -126,13 +128,17 @@ async def newest_matches(
 ) -> Found:
     """Rows `offset` to `offset + limit` of those `wanted`, newest first."""
     needed = offset + limit + 1  # one more tells whether more follow
+    # Every statement below is planned for its values: how rare the agents are, the IP prefix.
+    await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+    # The agents holding the term, once: each row's agent is then compared, not searched.
+    agents = await _agents_holding(session, wanted.term)
     walked = PROBE
-    found = await _in_newest_rows(session, wanted, PROBE, needed)
+    found = await _in_newest_rows(session, wanted, agents, PROBE, needed)
     if len(found) < needed and len(found) * WALK_BUDGET >= needed * PROBE:
         walked = WALK_BUDGET  # at the sample's rate, the budget fills the page
-        found = await _in_newest_rows(session, wanted, WALK_BUDGET, needed)
+        found = await _in_newest_rows(session, wanted, agents, WALK_BUDGET, needed)
     if len(found) < needed:
         edge = await _walk_edge(session, walked)
         if edge is not None:
-            found += await _older(session, wanted, edge, needed - len(found))
+            found += await _older(session, wanted, agents, edge, needed - len(found))
     return Found(found[offset : offset + limit], len(found) > offset + limit)
