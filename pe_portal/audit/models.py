@@ -267,7 +267,7 @@ def _word_patterns(words: Any) -> ColumnElement[Any]:
         words_table.c.lexeme, literal_column(r"'([\\%_])'"), literal_column(r"'\\\1'"),
         literal_column("'g'"),
     )  # fmt: skip
-    anywhere = literal_column("'%'")
+    anywhere: ColumnElement[str] = literal_column("'%'")
     pattern = anywhere.concat(escaped).concat(anywhere)
     patterns = select(func.array_agg(pattern)).select_from(words_table).scalar_subquery()
     return cast(patterns, ARRAY(Text()))  # an array computed once, not a subquery per row
