@@ -65,7 +65,8 @@ async def token_handles(request: Request) -> TokenHandles:
 def client_ip(request: Request, trusted_proxies: list[str]) -> str | None:
     """The client address; `X-Forwarded-For` is believed only from TRUSTED_PROXIES."""
     peer = request.client.host if request.client else None
-    if peer is None or not _is_trusted(peer, trusted_proxies):
+    # No proxy trusted (the default): nothing to parse, the peer it is.
+    if peer is None or not trusted_proxies or not _is_trusted(peer, trusted_proxies):
         return peer
     forwarded = request.headers.get("x-forwarded-for", "")
     for hop in reversed([part.strip() for part in forwarded.split(",") if part.strip()]):
