@@ -24,6 +24,8 @@ class LoadResult:
     max_ms: float
     errors: dict[str, int]
     statuses: dict[str, int] = field(default_factory=dict)
+    # Refresh chains only: each chain's current token, for a later run to go on from.
+    tokens: list[str] = field(default_factory=list)
 
     @property
     def rps(self) -> float:
@@ -109,4 +111,5 @@ def _parse(stdout: str) -> LoadResult:
         max_ms=raw["max_us"] / 1000,
         errors=raw["errors"],
         statuses=raw["statuses"],
+        tokens=raw.get("tokens", []),
     )

@@ -1,7 +1,8 @@
 """Refresh load: one chain per connection (each response's token is the next request's), which
 wrk cannot keep (it rebuilds a request when a write would block, losing the token it took).
 
-`python -m bench.refresh_load URL SECONDS TOKEN_FILE` prints one JSON line; run in its own process.
+`python -m bench.refresh_load URL SECONDS TOKEN_FILE` prints one JSON line (with each chain's
+current token, so that a later run can go on with it); run in its own process.
 A path in URL (the baseline's `/baseline/refresh`) replaces `/api/v1/auth/refresh`.
 """
 
@@ -39,7 +40,8 @@ async def _post(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host
 
 
 async def _chain(url: str, token: str, stop: float, latencies: list[float],
-                 statuses: Counter[int]) -> None:  # fmt: skip
+                 statuses: Counter[int]) -> str:  # fmt: skip
+    """Refresh until `stop`; the chain's current token (where a later run can go on)."""
     parts = urlsplit(url)
     reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
     current = token.encode()
@@ -53,10 +55,11 @@ async def _chain(url: str, token: str, stop: float, latencies: list[float],
             statuses[status] += 1
             match = _TOKEN.search(body)
             if status != 200 or match is None:
-                return
+                break
             current = match.group(1)
     finally:
         writer.close()
+    return current.decode()
 
 
 async def main(url: str, seconds: float, tokens: list[str]) -> dict[str, object]:
@@ -64,7 +67,9 @@ async def main(url: str, seconds: float, tokens: list[str]) -> dict[str, object]
     statuses: Counter[int] = Counter()
     started = time.monotonic()
     stop = started + seconds
-    await asyncio.gather(*(_chain(url, token, stop, latencies, statuses) for token in tokens))
+    current = await asyncio.gather(
+        *(_chain(url, token, stop, latencies, statuses) for token in tokens)
+    )
     elapsed = time.monotonic() - started
     latencies.sort()
 
@@ -77,6 +82,7 @@ async def main(url: str, seconds: float, tokens: list[str]) -> dict[str, object]
         "p50_us": pick(0.50), "p99_us": pick(0.99), "max_us": pick(1.0),
         "errors": {"status": sum(n for code, n in statuses.items() if code >= 400)},
         "statuses": {str(code): n for code, n in statuses.items()},
+        "tokens": current,
     }  # fmt: skip
 
 

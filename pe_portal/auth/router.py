@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response, status
+from pydantic import BaseModel
 
 from pe_portal.auth import oauth, password_change, second_factor, service
 from pe_portal.auth.deps import auth_rate_limit, oauth_rate_limit
@@ -32,13 +33,7 @@ from pe_portal.errors import (
     Unavailable,
 )
 from pe_portal.http import API_PREFIX
-from pe_portal.http.deps import (
-    ContextDep,
-    DriverConnectionsDep,
-    SessionDep,
-    SessionFactoryDep,
-    SettingsDep,
-)
+from pe_portal.http.deps import ContextDep, SessionDep, SettingsDep, TokenHandlesDep
 from pe_portal.http.errors import raises
 from pe_portal.http.principal import AccessTokensDep, PrincipalDep, SteppedUpDep
 from pe_portal.http.routing import DocumentedRoute
@@ -93,13 +88,22 @@ jwks_router = APIRouter(tags=["auth"])
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
-def _token_response(pair: service.TokenPair, response: Response) -> TokenResponse:
-    response.headers.update(_NO_STORE)
-    return TokenResponse(
-        access_token=pair.access_token,
-        refresh_token=pair.refresh_token,
-        expires_in=pair.expires_in,
-        user=UserRead.model_validate(pair.user),
+def _no_store(answer: BaseModel) -> Response:
+    """`answer` as the JSON FastAPI would write for the route's response model, marked not to
+    be cached (tokens). Serialised here: handed a model, FastAPI validates it once more before
+    serialising it, CPU on the refresh path (docs/benchmarks.md)."""
+    body = answer.model_dump_json(by_alias=True)
+    return Response(body, media_type="application/json", headers=_NO_STORE)
+
+
+def _token_response(pair: service.TokenPair) -> Response:
+    return _no_store(
+        TokenResponse(
+            access_token=pair.access_token,
+            refresh_token=pair.refresh_token,
+            expires_in=pair.expires_in,
+            user=UserRead.model_validate(pair.user),
+        )
     )
 
 
@@ -121,11 +125,12 @@ async def register(
     return UserRead.model_validate(user)
 
 
-def _mfa_required(pending: service.MfaPending, response: Response) -> MfaRequiredResponse:
-    response.headers.update(_NO_STORE)
+def _mfa_required(pending: service.MfaPending) -> Response:
     factors = [FactorSummary(id=factor.id, type=factor.type) for factor in pending.factors]
-    return MfaRequiredResponse(
-        mfa_token=pending.mfa_token, factors=factors, expires_in=pending.expires_in
+    return _no_store(
+        MfaRequiredResponse(
+            mfa_token=pending.mfa_token, factors=factors, expires_in=pending.expires_in
+        )
     )
 
 
@@ -137,12 +142,11 @@ def _mfa_required(pending: service.MfaPending, response: Response) -> MfaRequire
 @raises(InvalidInput, Unauthenticated, RateLimited, Unavailable)
 async def login(
     body: LoginRequest,
-    response: Response,
     session: SessionDep,
     context: ContextDep,
     settings: SettingsDep,
     access: AccessTokensDep,
-) -> TokenResponse | MfaRequiredResponse:
+) -> Response:
     """Sign in with e-mail and password; a new session for this device, or, for an account
     with a second factor, an mfaToken for POST /auth/mfa/verify."""
     signed_in = await service.login(
@@ -150,8 +154,8 @@ async def login(
         settings=settings, access=access,
     )  # fmt: skip
     if isinstance(signed_in, service.MfaPending):
-        return _mfa_required(signed_in, response)
-    return _token_response(signed_in, response)
+        return _mfa_required(signed_in)
+    return _token_response(signed_in)
 
 
 @router.post("/mfa/challenge")
@@ -173,19 +177,18 @@ async def mfa_challenge(
 @raises(InvalidInput, Unauthenticated, NotFound, Conflict, RateLimited, Unavailable)
 async def mfa_verify(
     body: MfaVerifyRequest,
-    response: Response,
     session: SessionDep,
     context: ContextDep,
     settings: SettingsDep,
     access: AccessTokensDep,
-) -> TokenResponse:
+) -> Response:
     """Complete a two-step sign-in with a code, a recovery code or a passkey (aal 2)."""
     proof = Proof(body.code, body.recovery_code, body.factor_id, body.credential)
     pair = await second_factor.verify(
         session, mfa_token=body.mfa_token, proof=proof, context=context, settings=settings,
         access=access,
     )  # fmt: skip
-    return _token_response(pair, response)
+    return _token_response(pair)
 
 
 @oauth_router.post(
@@ -219,44 +222,29 @@ async def mfa_verify(
         }
     },
 )
-async def oauth_token(
-    request: Request,
-    response: Response,
-    units: SessionFactoryDep,
-    connections: DriverConnectionsDep,
-    context: ContextDep,
-    settings: SettingsDep,
-    access: AccessTokensDep,
-) -> OAuthTokenResponse:
+async def oauth_token(request: Request, handles: TokenHandlesDep, context: ContextDep) -> Response:
     """OAuth 2.0 token endpoint (RFC 6749): `password`, `refresh_token` and the second-factor
     grant `urn:pe-portal:grant-type:mfa` (`mfa_token` with `otp` or `recovery_code`)."""
     form = {key: value for key, value in (await request.form()).items() if isinstance(value, str)}
     pair = await oauth.token(
-        units, connections, form=form, context=context, settings=settings, access=access
-    )
-    response.headers.update(_NO_STORE)
-    return OAuthTokenResponse(
+        handles.units, handles.connections, form=form, context=context,
+        settings=handles.settings, access=handles.access,
+    )  # fmt: skip
+    answer = OAuthTokenResponse(
         access_token=pair.access_token, expires_in=pair.expires_in, refresh_token=pair.refresh_token
     )
+    return _no_store(answer)
 
 
 @router.post("/refresh", response_model=TokenResponse, responses={200: {"links": _SIGNED_IN_LINKS}})
 @raises(Unauthenticated)
-async def refresh(
-    body: RefreshRequest,
-    response: Response,
-    units: SessionFactoryDep,
-    connections: DriverConnectionsDep,
-    context: ContextDep,
-    settings: SettingsDep,
-    access: AccessTokensDep,
-) -> TokenResponse:
+async def refresh(body: RefreshRequest, handles: TokenHandlesDep, context: ContextDep) -> Response:
     """Exchange a refresh token for a new pair (rotation)."""
     pair = await service.refresh(
-        units, connections, refresh_token=body.refresh_token, context=context,
-        settings=settings, access=access,
+        handles.units, handles.connections, refresh_token=body.refresh_token, context=context,
+        settings=handles.settings, access=handles.access,
     )  # fmt: skip
-    return _token_response(pair, response)
+    return _token_response(pair)
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)

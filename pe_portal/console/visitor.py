@@ -20,11 +20,6 @@ from pe_portal.principal import Principal, authenticate
 from pe_portal.profiles import service as profiles
 
 
-async def context_of(request: Request) -> RequestContext:
-    settings: Settings = request.app.state.settings
-    return await request_context(request, settings)
-
-
 async def _from_access_cookie(request: Request) -> Principal | None:
     token = request.cookies.get(cookies.ACCESS_COOKIE)
     if not token:
@@ -46,7 +41,7 @@ async def _from_session_cookie(request: Request) -> Principal:
     try:
         pair = await auth.refresh(
             state.sessionmaker, state.driver_connections, refresh_token=presented,
-            context=await context_of(request), settings=state.settings,
+            context=await request_context(request), settings=state.settings,
             access=state.access_tokens,
         )  # fmt: skip
     except Unauthenticated as error:
@@ -94,4 +89,4 @@ async def optional_principal(request: Request) -> Principal | None:
 
 VisitorDep = Annotated[Principal, Depends(current_principal)]
 OptionalVisitorDep = Annotated[Principal | None, Depends(optional_principal)]
-ContextDep = Annotated[RequestContext, Depends(context_of)]
+ContextDep = Annotated[RequestContext, Depends(request_context)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -13,6 +14,7 @@ from pe_portal.config import Settings
 from pe_portal.context import RequestContext
 from pe_portal.db.engine import DriverConnections, unit_of_work
 from pe_portal.http.reads import note_write
+from pe_portal.security.tokens import AccessTokens
 
 _MAX_USER_AGENT = 512
 
@@ -22,11 +24,6 @@ _MAX_USER_AGENT = 512
 async def get_settings_dep(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
-
-
-async def get_driver_connections(request: Request) -> DriverConnections:
-    connections: DriverConnections = request.app.state.driver_connections
-    return connections
 
 
 _READ_ONLY_METHODS = frozenset({"GET", "HEAD"})
@@ -45,16 +42,31 @@ async def get_db(request: Request) -> AsyncIterator[AsyncSession]:
         await note_write(request)
 
 
-async def get_session_factory(request: Request) -> async_sessionmaker[AsyncSession]:
-    """For handlers that open a unit of work only on some paths (see unit_of_work)."""
-    factory: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
-    return factory
+@dataclass(frozen=True)
+class TokenHandles:
+    """What the token endpoints hand their service: the unit-of-work factory (for the paths
+    that open one, see unit_of_work), the driver connections, the settings and the access
+    tokens. One dependency rather than four: FastAPI solves every node of a route's dependency
+    tree on every request, a cached one too, at a few microseconds each (docs/benchmarks.md)."""
+
+    units: async_sessionmaker[AsyncSession]
+    connections: DriverConnections
+    settings: Settings
+    access: AccessTokens
+
+
+async def token_handles(request: Request) -> TokenHandles:
+    state = request.app.state
+    return TokenHandles(
+        state.sessionmaker, state.driver_connections, state.settings, state.access_tokens
+    )
 
 
 def client_ip(request: Request, trusted_proxies: list[str]) -> str | None:
     """The client address; `X-Forwarded-For` is believed only from TRUSTED_PROXIES."""
     peer = request.client.host if request.client else None
-    if peer is None or not _is_trusted(peer, trusted_proxies):
+    # No proxy trusted (the default): nothing to parse, the peer it is.
+    if peer is None or not trusted_proxies or not _is_trusted(peer, trusted_proxies):
         return peer
     forwarded = request.headers.get("x-forwarded-for", "")
     for hop in reversed([part.strip() for part in forwarded.split(",") if part.strip()]):
@@ -88,9 +100,10 @@ def _printable(text: str) -> str:
 _CONTROL_CHARACTERS = dict.fromkeys([*range(32), 127])
 
 
-async def request_context(
-    request: Request, settings: Annotated[Settings, Depends(get_settings_dep)]
-) -> RequestContext:
+async def request_context(request: Request) -> RequestContext:
+    """Who sent the request. Settings read from the app, not as a sub-dependency: the context
+    is on nearly every route, and each dependency node costs its resolution (see TokenHandles)."""
+    settings: Settings = request.app.state.settings
     user_agent = request.headers.get("user-agent")
     return RequestContext(
         ip_address=client_ip(request, settings.trusted_proxies),
@@ -99,7 +112,6 @@ async def request_context(
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_db, scope="function")]
-SessionFactoryDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_session_factory)]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
-DriverConnectionsDep = Annotated[DriverConnections, Depends(get_driver_connections)]
+TokenHandlesDep = Annotated[TokenHandles, Depends(token_handles)]
 ContextDep = Annotated[RequestContext, Depends(request_context)]

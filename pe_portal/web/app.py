@@ -137,6 +137,9 @@ def create_app(
         lifespan=lifespan,
         docs_url=None,  # served from the package's own files (web/docs.py)
         redoc_url=None,
+        # The portal's metrics are Prometheus (`pe_portal.metrics`) and it sends no traces:
+        # FastAPI's native OpenTelemetry only looked for global providers on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     app.state.outbox = mail_outbox.start(settings)  # here, not in lifespan: tests skip lifespan
