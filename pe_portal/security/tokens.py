@@ -9,10 +9,8 @@ being stored. The database keeps only SHA-256 of the current token (DESIGN 6).
 from __future__ import annotations
 
 import base64
-import functools
 import hashlib
 import hmac
-import json
 import re
 import secrets
 from collections import OrderedDict
@@ -23,7 +21,7 @@ from typing import Any
 import jwt
 
 from pe_portal.errors import Unauthenticated
-from pe_portal.security.keys import KeyRing, SigningKey
+from pe_portal.security.keys import KeyRing
 
 ACCESS_TOKEN_TYPE = "at+jwt"  # noqa: S105 - RFC 9068 media type
 _REFRESH_FORMAT = re.compile(r"rt_([A-Za-z0-9_-]{1,64})\.(\d{1,9})\.([A-Za-z0-9_-]{43})")
@@ -123,7 +121,8 @@ class AccessTokens:
             "aal": assurance.aal,
             "amr": list(assurance.amr),
         }
-        return _signed(key, claims), self.ttl
+        headers = {"kid": key.kid, "typ": ACCESS_TOKEN_TYPE}
+        return jwt.encode(claims, key.private, algorithm="EdDSA", headers=headers), self.ttl
 
     def verify(self, token: str, *, now: datetime) -> AccessClaims:
         """The token's claims, or Unauthenticated for anything not a valid, live access token."""
@@ -170,30 +169,6 @@ class AccessTokens:
         self._cache[token] = claims
         if len(self._cache) > _CACHE_SIZE:
             self._cache.popitem(last=False)
-
-
-def _b64(data: bytes) -> bytes:
-    return base64.urlsafe_b64encode(data).rstrip(b"=")
-
-
-def _json(value: dict[str, Any], *, sort_keys: bool = False) -> bytes:
-    return json.dumps(value, separators=(",", ":"), sort_keys=sort_keys).encode()
-
-
-@functools.lru_cache(maxsize=8)  # one per signing key: rotation adds one now and then
-def _protected_header(kid: str) -> bytes:
-    return _b64(_json({"alg": "EdDSA", "kid": kid, "typ": ACCESS_TOKEN_TYPE}, sort_keys=True))
-
-
-def _signed(key: SigningKey, claims: dict[str, Any]) -> str:
-    """The JWS compact serialisation (RFC 7515 §7.1) of `claims`, byte for byte what
-    `jwt.encode(claims, key.private, algorithm="EdDSA", headers={"kid": ..., "typ": ...})`
-    writes (PyJWT's JSON: no spaces, header keys sorted; a test holds it to that). Written out
-    because PyJWT's generic path (header checks, key preparation, the same header encoded
-    again) cost half as much as the signature itself, on every refresh (docs/benchmarks.md).
-    Verification stays PyJWT's."""
-    signing_input = _protected_header(key.kid) + b"." + _b64(_json(claims))
-    return (signing_input + b"." + _b64(key.private.sign(signing_input))).decode()
 
 
 def _assurance(payload: dict[str, Any], issued_at: int) -> Assurance:
