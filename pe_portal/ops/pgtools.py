@@ -127,7 +127,8 @@ async def stream_lines(stream: asyncio.StreamReader | None, on_line: Callable[[s
 
 def last_lines(lines: list[str], count: int = 4) -> str:
     """The lines of a program's output that explain a failure, not its verbose chatter."""
-    markers = ("error", "fatal", "detail:", "hint:", "could not", "failed")
+    # pg_malloc's "out of memory" carries no prefix: a damaged block length asks for gigabytes.
+    markers = ("error", "fatal", "detail:", "hint:", "could not", "failed", "out of memory")
     wanted = [line for line in lines if any(marker in line.lower() for marker in markers)]
     chosen = [_PSQL_PREFIX.sub("", line) for line in (wanted or lines)[-count:]]
     return " ".join(chosen).strip() or "(no message)"
