@@ -9,17 +9,11 @@ drop it. A re-run after a crash finds the detached table and its archive, checks
 
 from __future__ import annotations
 
-import asyncio
 import errno
-import os
-import sys
-import threading
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -33,27 +27,8 @@ from pe_portal.context import RequestContext
 from pe_portal.errors import Conflict, InvalidInput
 from pe_portal.progress import NoProgress, Progress
 
-_T = TypeVar("_T")
-# Rows handed from the event loop to the archive's thread at a time.
-_BATCH = 1000
-
-
-def _lowest_priority() -> None:
-    # Linux schedules threads one by one: only this thread yields, not the server's others.
-    if sys.platform == "linux":
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
-
-
-# The archive's CPU work (JSON, gzip, the row digests, SHA-256 of the file) in one thread of the
-# lowest priority, off the event loop: in a server (the scheduled retention) requests come
-# first, and a worker's loop only moves batches of rows from the database to this thread.
-_BACKGROUND = ThreadPoolExecutor(
-    max_workers=1, thread_name_prefix="audit-archive", initializer=_lowest_priority
-)
-
-
-async def _in_background(work: Callable[..., _T], *args: Any) -> _T:
-    return await asyncio.get_running_loop().run_in_executor(_BACKGROUND, work, *args)
+# Rows written between two steps of the progress bar.
+_STEP = 1000
 
 
 @dataclass(frozen=True)
@@ -112,27 +87,18 @@ def check_file(
     return count
 
 
-def _write_rows(writer: archive_files.Writer, rows: list[dict[str, Any]]) -> None:
-    for row in rows:
-        writer.write(canonical.row_record(row))
-
-
 async def _write(session: AsyncSession, table: str, final: Path, progress: Progress) -> int:
     writer = archive_files.Writer(final)
-    batch: list[dict[str, Any]] = []
     try:
         async for row in lifecycle.month_rows(session, date.min, date.max, table=table):
-            batch.append(row)
-            if len(batch) == _BATCH:
-                await _in_background(_write_rows, writer, batch)
-                progress.advance(len(batch))
-                batch = []
-        await _in_background(_write_rows, writer, batch)
-        progress.advance(len(batch))
-        await _in_background(writer.finish)
+            writer.write(canonical.row_record(row))
+            if writer.rows % _STEP == 0:
+                progress.advance(_STEP)
+        writer.finish()
     except OSError as error:
         writer.abandon()
         raise _unwritable(final.parent, error) from error
+    progress.advance(writer.rows % _STEP)
     return writer.rows
 
 
@@ -186,13 +152,13 @@ async def _archive_month(
             progress.stage(f"archiving {month:%Y-%m}", rows)
             await _write(session, table, final, progress)
             partial = final.with_name(final.name + ".partial")
-            await _in_background(check_file, partial, sealed, removed, rows)
+            check_file(partial, sealed, removed, rows)
             digests = await lifecycle.month_checkpoint_digests(session, month)
             manifest = {
                 "format": archive_files.FORMAT,
                 "month": f"{month:%Y-%m}",
                 "rows": rows,
-                "sha256": await _in_background(archive_files.sha256_of, partial),
+                "sha256": archive_files.sha256_of(partial),
                 "from": month.isoformat(),
                 "until": next_month(month).isoformat(),
                 "columns": list(canonical.COLUMNS),
@@ -208,10 +174,10 @@ async def _archive_month(
                 partial.unlink(missing_ok=True)
                 raise _unwritable(directory, error) from error
         # Whatever wrote it (this run or one that crashed), check it again before dropping.
-        digest = await _in_background(archive_files.sha256_of, final)
+        digest = archive_files.sha256_of(final)
         if digest != archive_files.read_manifest(final)["sha256"]:
             raise InvalidInput(f"{final} does not match its manifest.", code="archive_corrupt")
-        await _in_background(check_file, final, sealed, removed, rows)
+        check_file(final, sealed, removed, rows)
     if attached:
         async with engine.connect() as connection:
             await connection.execution_options(isolation_level="AUTOCOMMIT")

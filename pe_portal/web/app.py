@@ -11,7 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from pe_portal import __version__, metrics
-from pe_portal.audit import partitions, sealing
+from pe_portal.audit import sealing
 from pe_portal.audit.router import router as audit_router
 from pe_portal.auth import refresh
 from pe_portal.auth.email_router import router as email_router
@@ -33,7 +33,7 @@ from pe_portal.mail import outbox as mail_outbox
 from pe_portal.mail.worker import Worker as MailWorker
 from pe_portal.mfa import service as mfa
 from pe_portal.mfa.router import router as mfa_router
-from pe_portal.ops import backup_schedule, cleanup
+from pe_portal.ops import backup_schedule, cleanup, retention
 from pe_portal.ops.router import router as ops_router
 from pe_portal.profiles.router import router as profiles_router
 from pe_portal.security import hashing
@@ -106,13 +106,9 @@ def create_app(
         mail_worker = MailWorker(app.state.outbox, database_url=settings.database_url)
         mail_worker.start()
         backups = backup_schedule.start(settings)
-        # The audit trail's upkeep, off the request path: partitions ahead and retention (as the
-        # owner role, which may detach: a connection holds the archive lock, one works), and
-        # sealing (the app role; one sealer at a time).
-        audit_owner = create_engine(
-            settings, settings.database_migration_url or settings.database_url, pool_size=3
-        )
-        audit_partitions = partitions.start(app.state.sessionmaker, audit_owner, settings)
+        # The audit trail's upkeep, off the request path: partitions ahead and retention (its
+        # archive in a child process as the owner role), and sealing (one sealer at a time).
+        audit_upkeep = retention.start(app.state.sessionmaker, settings)
         audit_seal = sealing.start(app.state.sessionmaker, settings)
         metrics.track_pool(app.state.engine)
         _tune_garbage_collector()
@@ -122,9 +118,8 @@ def create_app(
             metrics.process_stopped()
             await cleanup.stop_scheduler(session_cleanup)
             await cleanup.stop_scheduler(backups)
-            await cleanup.stop_scheduler(audit_partitions)
+            await cleanup.stop_scheduler(audit_upkeep)
             await cleanup.stop_scheduler(audit_seal)
-            await audit_owner.dispose()
             await mail_worker.stop(grace=settings.mail_drain_timeout)
             if app.state.read_router is not None:
                 await app.state.read_router.dispose()

@@ -11,10 +11,18 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from pe_portal.audit import archiving, partitions, seal_keys, sealing, verification
+from pe_portal.audit import (
+    archiving,
+    partitions,
+    seal_keys,
+    sealing,
+    verification,
+)
+from pe_portal.audit.repository import lifecycle
 from pe_portal.config import Settings
 from pe_portal.context import SYSTEM
-from pe_portal.errors import Conflict, InvalidInput
+from pe_portal.errors import InvalidInput
+from pe_portal.ops import retention
 from pe_portal.users import service as users
 from tests.conftest import PgCluster
 
@@ -71,8 +79,6 @@ async def test_a_month_without_partition_takes_inserts_and_ensure_moves_them(
     ids = await _insert(factory, datetime(2019, 5, 2, tzinfo=UTC))
     assert await _partition_of(factory, ids[0]) == "audit_logs_default"
     async with factory() as session, session.begin():
-        from pe_portal.audit.repository import lifecycle
-
         assert await lifecycle.ensure_partition(session, date(2019, 5, 1)) == "audit_logs_y2019m05"
     assert await _partition_of(factory, ids[0]) == "audit_logs_y2019m05"
     async with factory() as session, session.begin():
@@ -91,8 +97,6 @@ async def test_every_partition_refuses_update_delete_and_truncate(
     await _insert(factory, datetime(2024, 3, 5, tzinfo=UTC))
     async with factory() as session, session.begin():
         await partitions.ensure(session)
-        from pe_portal.audit.repository import lifecycle
-
         await lifecycle.ensure_partition(session, OLD_MONTH)
     for statement in (
         "UPDATE audit_logs_y2024m03 SET action = 'X'",
@@ -196,8 +200,6 @@ async def _sealed_old_month(
 ) -> list[str]:
     ids = await _insert(factory, datetime(2024, 3, 5, tzinfo=UTC), n=4)
     async with factory() as session, session.begin():
-        from pe_portal.audit.repository import lifecycle
-
         await lifecycle.ensure_partition(session, OLD_MONTH)
     await sealing.seal(factory, keys)
     return ids
@@ -249,8 +251,6 @@ async def test_a_corrupted_archive_is_refused_and_changes_nothing(
     with pytest.raises(InvalidInput, match="corrupted"):
         await archiving.restore(owner_engine, done.path, SYSTEM)
     async with factory() as session:
-        from pe_portal.audit.repository import lifecycle
-
         assert await lifecycle.table_exists(session, "audit_logs_y2024m03") == (False, False)
 
 
@@ -268,6 +268,16 @@ async def test_an_unwritable_archive_directory_leaves_the_partition(
     assert await _partition_of(factory, ids[0]) == "audit_logs_y2024m03"
 
 
+def _retaining(settings: Settings, tmp_path: Path) -> Settings:
+    return settings.model_copy(
+        update={
+            "audit_retention_months": 12,
+            "audit_archive_dir": tmp_path / "archive",
+            "audit_seal_key_dir": tmp_path / "seal",
+        }
+    )
+
+
 async def test_a_worker_that_finds_the_archive_busy_leaves_it_quietly(
     factory: async_sessionmaker[AsyncSession],
     owner_engine: AsyncEngine,
@@ -276,22 +286,50 @@ async def test_a_worker_that_finds_the_archive_busy_leaves_it_quietly(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """Every server worker runs the retention schedule; those that find another archiving say
-    so in one line (no error, no traceback) and leave the month to it."""
-
-    async def busy(*args: object, **kwargs: object) -> archiving.Archived:
-        raise Conflict("Another audit archive is running; try again later.", code="archiving")
-
-    monkeypatch.setattr(partitions, "due_months", lambda found, months: [date(2024, 1, 1)])
-    monkeypatch.setattr(archiving, "archive_month", busy)
-    retained = settings.model_copy(
-        update={
-            "audit_retention_months": 12,
-            "audit_archive_dir": tmp_path / "archive",
-            "audit_seal_key_dir": tmp_path / "seal",
-        }
-    )
-    with caplog.at_level("INFO", logger="pe_portal.audit.partitions"):
-        await partitions._tick(factory, owner_engine, retained)
+    """Every server worker runs the retention schedule; those whose archive process finds
+    another archiving say so in one line (no error, no traceback) and leave the month to it."""
+    monkeypatch.setattr(partitions, "due_months", lambda found, months: [OLD_MONTH])
+    async with owner_engine.connect() as other_archive:
+        assert await lifecycle.try_archive_lock(other_archive)
+        with caplog.at_level("INFO", logger="pe_portal.ops.retention"):
+            await retention._tick(factory, _retaining(settings, tmp_path))
+        await lifecycle.release_archive_lock(other_archive)
     assert [r.levelname for r in caplog.records] == ["INFO"], caplog.records
     assert "another process is archiving" in caplog.records[0].getMessage()
+    assert not (tmp_path / "archive").exists()
+
+
+async def test_the_schedule_archives_in_a_process_of_its_own(
+    factory: async_sessionmaker[AsyncSession],
+    owner_engine: AsyncEngine,
+    keys: seal_keys.SealKeys,
+    settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The archive's CPU work runs in a nice-19 child, not in the worker (whose GIL a thread
+    would share): the month is archived and dropped, and the worker logs what the child did."""
+    await _sealed_old_month(factory, keys)
+    monkeypatch.setattr(partitions, "due_months", lambda found, months: [OLD_MONTH])
+    with caplog.at_level("INFO", logger="pe_portal.ops.retention"):
+        await retention._tick(factory, _retaining(settings, tmp_path))
+    assert (tmp_path / "archive" / "audit_logs-2024-03.manifest.json").exists()
+    assert "audit month 2024-03 archived" in caplog.text
+    async with owner_engine.connect() as connection:
+        gone = await connection.scalar(text("SELECT to_regclass('audit_logs_y2024m03') IS NULL"))
+    assert gone is True
+
+
+async def test_a_failing_archive_process_says_why(
+    factory: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The child's readable reason reaches the schedule's log (which retries within the hour);
+    the partition stays."""
+    (tmp_path / "archive").write_text("a file where the directory should be")
+    monkeypatch.setattr(partitions, "due_months", lambda found, months: [OLD_MONTH])
+    with pytest.raises(retention.ArchiveFailed, match="Cannot write the archive in"):
+        await retention._tick(factory, _retaining(settings, tmp_path))
