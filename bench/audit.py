@@ -46,7 +46,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument(
         "--retention-connections", type=int, default=8,
-        help="reads during retention: a saturated server starves the archive's nice-19 thread",
+        help="reads during retention: a saturated server starves the archive's nice-19 process",
     )  # fmt: skip
     parser.add_argument("--json", type=Path, help="also write the figures here")
     return parser.parse_args(argv)
