@@ -50,8 +50,14 @@ async def analysed_session(owner_engine: AsyncEngine) -> AsyncIterator[AsyncSess
 
 
 async def explain(
-    session: AsyncSession, call: Callable[[], Awaitable[Any]], *, analyze: bool = False
+    session: AsyncSession,
+    call: Callable[[], Awaitable[Any]],
+    *,
+    analyze: bool = False,
+    pick: Callable[[str], bool] | None = None,
 ) -> str:
+    """The plan of the last statement `call` sends or, given `pick`, the plans of every
+    statement it picks, one after the other."""
     captured: list[tuple[str, Any]] = []
     connection = await session.connection()
 
@@ -63,13 +69,17 @@ async def explain(
         await call()
     finally:
         event.remove(connection.sync_connection, "before_cursor_execute", capture)
-    statement, params = captured[-1]
+    chosen = captured[-1:] if pick is None else [each for each in captured if pick(each[0])]
+    assert chosen, captured
     # Small test tables can still make a sequential scan cheapest; turning it off asks "which
     # index serves this query?", which is what these tests are about.
     await session.execute(text("SET LOCAL enable_seqscan = off"))
     command = "EXPLAIN (ANALYZE, COSTS OFF) " if analyze else "EXPLAIN "
-    result = await connection.exec_driver_sql(command + statement, params)
-    return "\n".join(row[0] for row in result)
+    plans = []
+    for statement, params in chosen:
+        result = await connection.exec_driver_sql(command + statement, params)
+        plans.append("\n".join(row[0] for row in result))
+    return "\n".join(plans)
 
 
 async def test_authentication_lookup_uses_the_email_index(db_session: AsyncSession) -> None:

@@ -102,18 +102,22 @@ async def test_a_common_term_walks_the_newest_rows_in_order(
     )
     assert "Index Scan Backward using idx_audit_logs_created" in plan, plan
     assert "Bitmap" not in plan, plan
-    # Stopped at the page and the one row more that tells whether more follow.
-    assert re.search(r"Subquery Scan on newest \(actual time=\S+ rows=26 ", plan), plan
+    # Stopped at the page, the row more that tells whether more follow, and the one that would
+    # have been the sample's last.
+    assert re.search(r"Subquery Scan on newest \(actual time=\S+ rows=27 ", plan), plan
 
 
 @pytest.mark.parametrize("term", ["10.42.17", "device 2999", "w4321"])
 async def test_a_rare_term_is_found_by_the_indexes_beyond_the_newest_rows(
     realistic: AsyncConnection, db_session: AsyncSession, term: str
 ) -> None:
-    """Too few matches among the newest rows: the older rows are searched by the indexes, an
-    agent's fragment among the distinct agents (`device 2999` is one of 3 000 of them)."""
+    """Too few matches among the newest rows: the older rows are searched by the indexes (in
+    the window the sample's rate sizes, then before it), an agent's fragment among the
+    distinct agents (`device 2999` is one of 3 000 of them)."""
     plan = await explain(
-        db_session, lambda: audit.search_rows(db_session, term=term, offset=0, limit=25)
+        db_session,
+        lambda: audit.search_rows(db_session, term=term, offset=0, limit=25),
+        pick=lambda statement: "hits AS MATERIALIZED" in statement,
     )
     _assert_served_by_the_search_indexes(plan)
     assert ("idx_audit_logs_agent" in plan) == (term == "device 2999"), plan
@@ -142,11 +146,34 @@ async def test_the_two_steps_find_what_one_query_finds(
     term: str,
     equal: dict[str, str],
 ) -> None:
-    """Page after page, with the edges of the sample and of the walk inside the pages (terms
-    found by the sample, by the walk, by the indexes): the same rows, in the same order, as the
-    plain query over every row."""
+    """Page after page, with the edges of the sample and of the window inside the pages (terms
+    found by the sample, in the window its rate sizes, before the window, by the indexes alone):
+    the same rows, in the same order, as the plain query over every row."""
     monkeypatch.setattr(search, "PROBE", 100)
-    monkeypatch.setattr(search, "WALK_BUDGET", 700)
+    await _assert_pages_are_the_plain_querys(db_session, term, equal)
+
+
+async def test_rows_of_one_instant_are_paged_across_the_sample_and_the_window(
+    realistic: AsyncConnection, db_session: AsyncSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The newest 300 rows written at one instant, 1 in 3 holding the word: the sample's last
+    row, the window (no time at all: the instant itself) and the rows before it split that
+    instant by id, and the pages are still the plain query's."""
+    monkeypatch.setattr(search, "PROBE", 100)
+    await db_session.execute(
+        text(
+            "INSERT INTO audit_logs (id, user_id, action, details, created_at)"
+            " SELECT 'tie' || lpad(g::text, 3, '0'), 'su1', 'LOGIN', jsonb_build_object('word',"
+            " CASE WHEN g % 3 = 0 THEN 'tiedword' ELSE 'other' END), timestamp '2026-11-25 12:00'"
+            " FROM generate_series(1, 300) g"
+        )
+    )
+    await _assert_pages_are_the_plain_querys(db_session, "tiedword", {})
+
+
+async def _assert_pages_are_the_plain_querys(
+    db_session: AsyncSession, term: str, equal: dict[str, str]
+) -> None:
     columns = AuditLog.__table__.c
     everything = select(AuditLog.id).where(
         row_search_condition(term), *(columns[name] == value for name, value in equal.items())

@@ -1,13 +1,16 @@
-"""The search of all audit rows (the studio), newest first, in two steps.
+"""The search of all audit rows (the studio), newest first: a sample in order, then indexes.
 
 A common term (a browser, a frequent word) matches a good share of the rows: the newest page of
 matches lies among the newest rows, and reading those in `created_at` order finds it at once,
-where the indexes would hand over every match in the trail to be sorted. A rare term matches few
-rows anywhere: its indexes find them. So the newest rows are read in order first, a sample of
-PROBE rows, then (when the sample says it would fill the page) up to WALK_BUDGET rows; only
-when they hold too few matches are the older rows searched by the indexes: the start of an IP
-by its prefix index, an agent's fragment among the trail's distinct agents and their rows by
-equality, the words of the details by full text."""
+where the indexes would hand over every match in the trail to be sorted. A rarer term is found
+by its indexes: the start of an IP by its prefix index, an agent's fragment among the trail's
+distinct agents and their rows by equality, the words of the details by full text. So the
+newest PROBE rows are read in order first; when they hold too few matches, their rate says how
+far back the rest of the page should lie, and the indexes search that window of time (a month
+or two: its partitions alone are planned and read), then, if the page is still short, every
+older row. Reading on in order instead costs each row that does not match (its details' text
+above all): at 10 M rows a term in 1 of 250 rows took 20-35 ms to walk to a page of 50, and
+its window about a millisecond (docs/benchmarks.md, run R)."""
 
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, select, text, tuple_
+from sqlalchemy import and_, func, or_, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
@@ -28,13 +31,12 @@ from pe_portal.audit.models import (
     row_search_condition,
 )
 
-# Rows read in order before the indexes take over. A term matching 1 row in 400 or more fills a
-# page of 50 here; reading 20 000 rows costs a few tens of milliseconds, and a term rarer than
-# that has few enough matches for its indexes.
-WALK_BUDGET = 20_000
-# The sample: a term without a match in it skips the walk (whose cost is mostly the rows that
-# do not match: each is searched for the words of its details).
+# The sample: the newest rows, read in order. A term in 1 row of 40 or more fills a page of 50
+# there; for a rarer one it tells the rate at which the older rows hold matches.
 PROBE = 2_000
+# The window after the sample is sized to hold this many times the matches still wanted, at
+# the sample's rate: a rate read from a few matches may be off by that much.
+WINDOW_MARGIN = 2
 _c = AuditLog.__table__.c
 
 
@@ -59,33 +61,63 @@ class Found:
     more: bool  # matches follow this page
 
 
-async def _in_newest_rows(
-    session: AsyncSession, wanted: Wanted, agents: Sequence[str], rows: int, limit: int
-) -> list[AuditLog]:
-    """Matches among the newest `rows` rows, newest first (the created_at index, in order)."""
+@dataclass(frozen=True)
+class _Sample:
+    matches: list[AuditLog]  # newest first, at most the number asked for
+    # The oldest row read and the newest row's time; None when the trail has no more rows
+    # than the sample, or the matches filled the page before its end.
+    edge: tuple[datetime, str] | None
+    newest_at: datetime | None
+
+
+async def _sample(
+    session: AsyncSession, wanted: Wanted, agents: Sequence[str], limit: int
+) -> _Sample:
+    """Matches among the newest PROBE rows (the created_at index, in order) and, in the same
+    statement, the last of those rows: numbered as they are read, it comes back too."""
+    order = (_c.created_at.desc(), _c.id.desc())
     newest = (
-        select(AuditLog).order_by(_c.created_at.desc(), _c.id.desc()).limit(rows).subquery("newest")
+        select(
+            AuditLog,
+            func.row_number().over(order_by=order).label("position"),
+            func.first_value(_c.created_at, type_=_c.created_at.type)
+            .over(order_by=order)
+            .label("newest_at"),
+        )
+        .order_by(*order)
+        .limit(PROBE)
+        .subquery("newest")
     )
     row = aliased(AuditLog, newest)
+    matched = wanted.condition(newest.c, agents)
     query = (
-        select(row)
-        .where(wanted.condition(newest.c, agents))
+        select(row, newest.c.position, newest.c.newest_at, matched.label("matched"))
+        .where(or_(matched, newest.c.position == PROBE))
         .order_by(newest.c.created_at.desc(), newest.c.id.desc())
-        .limit(limit)
+        .limit(limit + 1)  # the matches wanted and the last row, when it does not match
     )
-    return list((await session.scalars(query)).all())
+    matches: list[AuditLog] = []
+    edge = newest_at = None
+    for found, position, first, is_match in await session.execute(query):
+        if is_match:
+            matches.append(found)
+        if position == PROBE:
+            edge, newest_at = (found.created_at, found.id), first
+    return _Sample(matches[:limit], edge, newest_at)
 
 
-async def _walk_edge(session: AsyncSession, rows: int) -> tuple[datetime, str] | None:
-    """The oldest of the newest `rows` rows; None when the trail has no more rows than that."""
-    query = (
-        select(_c.created_at, _c.id)
-        .order_by(_c.created_at.desc(), _c.id.desc())
-        .offset(rows - 1)
-        .limit(1)
-    )
-    row = (await session.execute(query)).first()
-    return None if row is None else (row[0], row[1])
+def _window_start(sample: _Sample, wanted_more: int) -> datetime | None:
+    """Where the rows older than the sample should hold WINDOW_MARGIN times `wanted_more`
+    matches, at the sample's rate of matches and of rows in time; None when the sample found
+    none to go by (or the window would reach before any time)."""
+    if not sample.matches or sample.edge is None or sample.newest_at is None:
+        return None
+    time_per_row = (sample.newest_at - sample.edge[0]) / PROBE
+    rows = WINDOW_MARGIN * wanted_more * PROBE / len(sample.matches)
+    try:
+        return sample.edge[0] - time_per_row * rows
+    except OverflowError:
+        return None
 
 
 async def _agents_holding(session: AsyncSession, term: str) -> list[str]:
@@ -99,22 +131,27 @@ async def _older(
     session: AsyncSession,
     wanted: Wanted,
     agents: Sequence[str],
-    edge: tuple[datetime, str],
+    *,
+    before: tuple[datetime, str],
+    since: datetime | None,
     limit: int,
 ) -> list[AuditLog]:
-    """Matches older than the walked rows, newest first, found by the search indexes.
+    """Matches before the row `before` (and at or after `since`), newest first, found by the
+    search indexes.
 
     The matches are gathered first (a MATERIALIZED CTE), then sorted: offered the order and the
     limit, PostgreSQL gives an agent it holds no statistics for the average agent's share of the
     rows and walks the older months in order for them, the very scan the indexes avoid. Plans
     are made for the values (newest_matches: a generic plan cannot know how rare an agent is)."""
+    bounds = [
+        tuple_(_c.created_at, _c.id) < tuple_(*before),
+        _c.created_at <= before[0],  # prunes the newer months (a row comparison does not)
+    ]
+    if since is not None:
+        bounds.append(_c.created_at >= since)  # prunes the older months
     hits = (
         select(AuditLog)
-        .where(
-            wanted.condition(agents=agents),
-            tuple_(_c.created_at, _c.id) < tuple_(*edge),
-            _c.created_at <= edge[0],  # prunes the newer months (a row comparison does not)
-        )
+        .where(wanted.condition(agents=agents), *bounds)
         .cte("hits")
         .prefix_with("MATERIALIZED")
     )
@@ -132,13 +169,17 @@ async def newest_matches(
     await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
     # The agents holding the term, once: each row's agent is then compared, not searched.
     agents = await _agents_holding(session, wanted.term)
-    walked = PROBE
-    found = await _in_newest_rows(session, wanted, agents, PROBE, needed)
-    if len(found) < needed and len(found) * WALK_BUDGET >= needed * PROBE:
-        walked = WALK_BUDGET  # at the sample's rate, the budget fills the page
-        found = await _in_newest_rows(session, wanted, agents, WALK_BUDGET, needed)
-    if len(found) < needed:
-        edge = await _walk_edge(session, walked)
-        if edge is not None:
-            found += await _older(session, wanted, agents, edge, needed - len(found))
+    sample = await _sample(session, wanted, agents, needed)
+    found = sample.matches
+    if len(found) < needed and sample.edge is not None:
+        before, since = sample.edge, _window_start(sample, needed - len(found))
+        found += await _older(
+            session, wanted, agents, before=before, since=since, limit=needed - len(found)
+        )
+        if len(found) < needed and since is not None:
+            # Every row of an instant sorts after (created_at, ""): the rows before the window.
+            before = (since, "")
+            found += await _older(
+                session, wanted, agents, before=before, since=None, limit=needed - len(found)
+            )
     return Found(found[offset : offset + limit], len(found) > offset + limit)
