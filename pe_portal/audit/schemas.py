@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -38,18 +36,3 @@ class AuditLogRead(CamelModel):
 class AuditLogPage(CamelModel):
     items: list[AuditLogRead]
     next_cursor: str | None
-
-
-# The names a trail row's fields have in the API's JSON, for PostgreSQL to write them under.
-TRAIL_ROW_WIRE_NAMES = tuple(
-    (name, field.alias or name) for name, field in AuditLogRead.model_fields.items()
-)
-_ITEMS, _NEXT_CURSOR = (
-    AuditLogPage.model_fields[name].alias or name for name in ("items", "next_cursor")
-)
-
-
-def trail_page_json(items: Sequence[str], next_cursor: str | None) -> str:
-    """An AuditLogPage as JSON, from its items' JSON objects (written by PostgreSQL under
-    TRAIL_ROW_WIRE_NAMES)."""
-    return f'{{"{_ITEMS}":[{",".join(items)}],"{_NEXT_CURSOR}":{json.dumps(next_cursor)}}}'

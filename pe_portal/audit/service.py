@@ -87,17 +87,11 @@ class TrailPage:
     next_cursor: str | None  # opaque; None on the last page
 
 
-@dataclass(frozen=True)
-class JsonTrailPage:
-    items: list[str]  # each row as the API writes it
-    next_cursor: str | None
-
-
-def encode_cursor(created_at: datetime, row_id: str) -> str:
-    """The keyset position after the row (`created_at`, `row_id`): its time in Unix
-    milliseconds, a dot, its id. Every string of that shape (`CURSOR_PATTERN`, which the API
-    document states) is a position."""
-    return f"{round(created_at.timestamp() * 1000)}.{row_id}"
+def encode_cursor(row: TrailEntry) -> str:
+    """The keyset position after `row`: its time in Unix milliseconds, a dot, its id. Every
+    string of that shape (`CURSOR_PATTERN`, which the API document states) is a position."""
+    millis = round(row["created_at"].timestamp() * 1000)
+    return f"{millis}.{row['id']}"
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, str]:
@@ -112,53 +106,32 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
     return datetime.fromtimestamp(int(millis) / 1000, UTC), row_id
 
 
-@dataclass(frozen=True)
-class TrailQuery:
-    """Which of the user's rows a page shows: `since` inclusive, `until` exclusive; with `q`,
-    only rows whose IP starts with it, whose user agent holds it or whose details hold its
-    words; after `cursor`, at most `limit`."""
-
-    user_id: str
-    action: AuditAction | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-    cursor: str | None = None
-    limit: int = 50
-    q: str | None = None
-
-    def filters(self) -> repository.TrailFilters:
-        """The repository's filters, for one more row than the page (it tells whether there
-        is a next page)."""
-        return repository.TrailFilters(
-            user_id=self.user_id,
-            since=self.since or BEGINNING,
-            action=self.action.value if self.action else None,
-            until=self.until,
-            before=decode_cursor(self.cursor) if self.cursor else None,
-            limit=self.limit + 1,
-            q=self.q,
-        )
-
-
-async def trail(session: AsyncSession, query: TrailQuery) -> TrailPage:
-    """One page of the user's own rows, newest first."""
-    rows = await repository.trail_for_user(session, query.filters())
-    items = rows[: query.limit]
-    more = len(rows) > query.limit
-    last = items[-1] if items else None
-    cursor = encode_cursor(last["created_at"], last["id"]) if more and last else None
-    return TrailPage(items, cursor)
-
-
-async def trail_json(
-    session: AsyncSession, query: TrailQuery, *, wire_names: repository.WireNames
-) -> JsonTrailPage:
-    """The same page, each row already JSON under the names in `wire_names` (the API's)."""
-    rows = await repository.trail_json_for_user(session, query.filters(), wire_names=wire_names)
-    items = rows[: query.limit]
-    more = len(rows) > query.limit
-    cursor = encode_cursor(items[-1].created_at, items[-1].id) if more and items else None
-    return JsonTrailPage([row.json for row in items], cursor)
+async def trail(
+    session: AsyncSession,
+    *,
+    user_id: str,
+    action: AuditAction | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+    q: str | None = None,
+) -> TrailPage:
+    """One page of the user's own rows, newest first; `since` inclusive, `until` exclusive;
+    with `q`, only rows whose IP starts with it, whose user agent holds it or whose details hold
+    its words."""
+    rows = await repository.trail_for_user(
+        session,
+        user_id=user_id,
+        since=since or BEGINNING,
+        action=action.value if action else None,
+        until=until,
+        before=decode_cursor(cursor) if cursor else None,
+        limit=limit + 1,  # one more tells whether there is a next page
+        q=q,
+    )
+    items = rows[:limit]
+    return TrailPage(items, encode_cursor(items[-1]) if len(rows) > limit else None)
 
 
 async def search_rows(

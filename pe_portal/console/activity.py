@@ -64,11 +64,10 @@ async def activity(request: Request, visitor: VisitorDep) -> Response:
         since = _start_of(first, zone)
         until = _start_of(last + timedelta(days=1) if last else None, zone)  # "to" is inclusive
         async with unit_of_work(request.app.state.read_sessionmaker) as session:
-            query = audit.TrailQuery(
-                visitor.user_id, action=action, since=since, until=until,
+            page = await audit.trail(
+                session, user_id=visitor.user_id, action=action, since=since, until=until,
                 cursor=params.get("cursor") or None, limit=PAGE_SIZE, q=search,
             )  # fmt: skip
-            page = await audit.trail(session, query)
     except InvalidInput as error:
         page, problem = audit.TrailPage([], None), messages.describe(error, language)
     filters = {

@@ -19,7 +19,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from pe_portal.audit import service
 from pe_portal.audit.models import AuditAction
 from pe_portal.audit.repository import lifecycle, span
-from pe_portal.audit.schemas import TRAIL_ROW_WIRE_NAMES
 from tests.db.test_query_plans import explain
 
 CURSOR = "1767225600000.ck123"  # 2026-01-01T00:00:00Z, row ck123
@@ -71,7 +70,7 @@ async def test_a_filtered_trail_uses_the_composite_index(
 ) -> None:
     plan = await explain(
         db_session,
-        lambda: service.trail(db_session, service.TrailQuery(USER, action=action, **filters)),  # type: ignore[arg-type]
+        lambda: service.trail(db_session, user_id=USER, action=action, **filters),  # type: ignore[arg-type]
     )
     if "cursor" in filters and "since" in filters:
         # since == the cursor's time: the partition's slice is empty on either index, and the
@@ -90,13 +89,14 @@ async def test_a_filtered_trail_uses_the_composite_index(
         {"cursor": SECOND_PAGE},  # a later page with more than a page of rows behind it
     ],
 )
-@pytest.mark.parametrize("how", ["rows", "json"])
 async def test_a_page_of_the_whole_trail_is_an_index_range_without_a_sort(
-    db_session: AsyncSession, filters: dict[str, object], how: str
+    db_session: AsyncSession, filters: dict[str, object]
 ) -> None:
     """Read in the index's order, a page costs its own rows however long the trail is."""
-    query = service.TrailQuery(USER, **filters)  # type: ignore[arg-type]
-    plan = await explain(db_session, lambda: _read(db_session, query, how))
+    plan = await explain(
+        db_session,
+        lambda: service.trail(db_session, user_id=USER, **filters),  # type: ignore[arg-type]
+    )
     assert "Index Scan using idx_audit_logs_user_created" in plan, plan
     # The months are read in the index's order; the only Sort is over the DEFAULT partition's
     # branch, which holds no rows (planned away, or its empty partition).
@@ -126,7 +126,7 @@ async def test_the_whole_trail_bounds_its_pages_in_the_index(
     either way only the user's rows inside the bound are read."""
     plan = await explain(
         db_session,
-        lambda: service.trail(db_session, service.TrailQuery(USER, **filters)),  # type: ignore[arg-type]
+        lambda: service.trail(db_session, user_id=USER, **filters),  # type: ignore[arg-type]
     )
     conditions = _index_conditions(plan)
     assert "user_id = 'plan-user-7'" in conditions, plan
@@ -138,26 +138,17 @@ async def test_the_whole_trail_bounds_its_pages_in_the_index(
         assert bound in conditions, plan
 
 
-async def _read(session: AsyncSession, query: service.TrailQuery, how: str) -> object:
-    """A page as the console reads it (rows) or as the API does (written as JSON)."""
-    if how == "json":
-        return await service.trail_json(session, query, wire_names=TRAIL_ROW_WIRE_NAMES)
-    return await service.trail(session, query)
-
-
 def _index_conditions(plan: str) -> str:
     return "\n".join(line for line in plan.splitlines() if "Index Cond" in line)
 
 
 @pytest.mark.usefixtures("realistic_trail")
-@pytest.mark.parametrize("how", ["rows", "json"])
 async def test_the_first_page_reads_only_the_newest_months_it_needs(
-    db_session: AsyncSession, how: str
+    db_session: AsyncSession,
 ) -> None:
     """The DEFAULT partition is pruned, so the months are an ordered Append that stops at the
     page: of thirteen months of history (and the months ahead), only the newest few are read."""
-    query = service.TrailQuery(USER)
-    plan = await explain(db_session, lambda: _read(db_session, query, how), analyze=True)
+    plan = await explain(db_session, lambda: service.trail(db_session, user_id=USER), analyze=True)
     assert "Merge Append" in plan, plan  # of the two branches: inside the span, and outside
     assert re.search(r"->  Append .*\n\s*->  Index Scan using idx_audit_logs_user_created", plan)
     never = set(re.findall(r" on (audit_logs_\w+) \w+ .*never executed", plan))

@@ -103,8 +103,7 @@ async def test_audit_trail_finds_the_users_rows_by_index(analysed_session: Async
     plan = await explain(
         analysed_session,
         lambda: audit_repository.trail_for_user(
-            analysed_session,
-            audit_repository.TrailFilters(user_id="u1", since=datetime(2026, 1, 1, tzinfo=UTC)),
+            analysed_session, user_id="u1", since=datetime(2026, 1, 1, tzinfo=UTC)
         ),
     )
     # Either index that leads with user_id serves it (the planner picks by statistics); what must
@@ -128,9 +127,9 @@ async def test_audit_trail_filtered_by_action_uses_the_composite_index(
         analysed_session,
         lambda: audit_repository.trail_for_user(
             analysed_session,
-            audit_repository.TrailFilters(
-                user_id="u1", since=datetime(2026, 1, 1, tzinfo=UTC), action="LOGIN"
-            ),
+            user_id="u1",
+            since=datetime(2026, 1, 1, tzinfo=UTC),
+            action="LOGIN",
         ),
     )
     assert "idx_audit_logs_composite" in plan, plan

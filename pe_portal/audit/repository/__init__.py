@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from typing import Any, cast
@@ -126,99 +125,40 @@ def _trail_entry(row: Sequence[Any]) -> TrailEntry:
     return cast(TrailEntry, entry)
 
 
-@dataclass(frozen=True)
-class TrailFilters:
-    """Which of a user's rows, newest first: since a time (inclusive), before another
-    (exclusive), of one action, before a keyset position, holding a search term; how many."""
-
-    user_id: str
-    since: datetime
-    action: str | None = None
-    until: datetime | None = None
-    before: tuple[datetime, str] | None = None
-    limit: int = 50
-    q: str | None = None
-
-
-async def _trail_statement(
-    session: AsyncSession, filters: TrailFilters
-) -> tuple[str, tuple[object, ...]]:
-    """The trail statement's driver SQL for these filters and its parameters in order."""
+async def trail_for_user(
+    session: AsyncSession,
+    *,
+    user_id: str,
+    since: datetime,
+    action: str | None = None,
+    until: datetime | None = None,
+    before: tuple[datetime, str] | None = None,
+    limit: int = 50,
+    q: str | None = None,
+) -> list[TrailEntry]:
+    """The spec's audit-trail query: a user's rows since a time, newest first (keyset-paged).
+    Without `action`, a page is a range of idx_audit_logs_user_created read in its order."""
     sql, names = _trail_sql(
-        action=filters.action is not None,
-        until=filters.until is not None,
-        before=filters.before is not None,
-        q=filters.q is not None,
+        action=action is not None,
+        until=until is not None,
+        before=before is not None,
+        q=q is not None,
         span=await partition_span(session),
     )
-    params: dict[str, object] = {
-        "user_id": filters.user_id, "since": naive_utc(filters.since), "limit": filters.limit,
-        "action": filters.action,
-    }  # fmt: skip
-    if filters.until is not None:
-        params["until"] = naive_utc(filters.until)
-    if filters.before is not None:
-        params["before_at"], params["before_id"] = naive_utc(filters.before[0]), filters.before[1]
-    if filters.q is not None:
-        q = filters.q
+    params: dict[str, object] = {"user_id": user_id, "since": naive_utc(since), "limit": limit}
+    if action is not None:
+        params["action"] = action
+    if until is not None:
+        params["until"] = naive_utc(until)
+    if before is not None:
+        params["before_at"], params["before_id"] = naive_utc(before[0]), before[1]
+    if q is not None:
         params["q_pattern"], params["q_prefix"], params["q_words"] = (
             like_pattern(q), prefix_pattern(q), q,
         )  # fmt: skip
-    return sql, tuple(params[name] for name in names)
-
-
-async def trail_for_user(session: AsyncSession, filters: TrailFilters) -> list[TrailEntry]:
-    """The spec's audit-trail query: a user's rows since a time, newest first (keyset-paged).
-    Without `action`, a page is a range of idx_audit_logs_user_created read in its order."""
-    sql, params = await _trail_statement(session, filters)
     connection = await session.connection()
-    result = await connection.exec_driver_sql(sql, params)
+    result = await connection.exec_driver_sql(sql, tuple(params[name] for name in names))
     return [_trail_entry(row) for row in result]
-
-
-@dataclass(frozen=True)
-class JsonTrailRow:
-    json: str  # the row as the API writes it
-    created_at: datetime
-    id: str
-
-
-async def trail_json_for_user(
-    session: AsyncSession, filters: TrailFilters, *, wire_names: WireNames
-) -> list[JsonTrailRow]:
-    """trail_for_user's rows written as JSON objects by PostgreSQL, each field of TrailEntry
-    under its name in `wire_names`. Reading a page's rows into Python, validating and writing
-    them again cost a quarter of the API's CPU for the page (docs/benchmarks.md, run R)."""
-    sql, params = await _trail_statement(session, filters)
-    connection = await session.connection()
-    result = await connection.exec_driver_sql(_as_json(sql, wire_names), params)
-    rows: Sequence[Sequence[Any]] = result.all()
-    return [JsonTrailRow(text, aware_utc(at), row_id) for text, at, row_id in rows]
-
-
-# (field of TrailEntry, its name in the JSON), for every field.
-WireNames = tuple[tuple[str, str], ...]
-
-# A time as pydantic writes an aware UTC datetime: six digits of fraction unless it is whole.
-_JSON_TIME = (
-    "to_char({0}, 'YYYY-MM-DD\"T\"HH24:MI:SS')"
-    " || CASE WHEN date_trunc('second', {0}) = {0} THEN '' ELSE to_char({0}, '.US') END || 'Z'"
-)
-
-
-@lru_cache(maxsize=256)
-def _as_json(sql: str, wire_names: WireNames) -> str:
-    """`sql` (a trail statement) with each row as one JSON object, then its keyset position."""
-    if sorted(field for field, _ in wire_names) != sorted(_TRAIL_KEYS):
-        raise ValueError(f"wire names must name exactly {_TRAIL_KEYS}")
-    fields = ", ".join(
-        f"'{name}', {_JSON_TIME.format(field) if field == 'created_at' else field}"
-        for field, name in wire_names
-    )
-    return (
-        f"SELECT json_build_object({fields})::text, created_at, id"  # noqa: S608 (names, not values)
-        f" FROM ({sql}) AS page ORDER BY created_at DESC, id DESC"
-    )
 
 
 async def all_for_user(session: AsyncSession, *, user_id: str) -> list[AuditLog]:
