@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import and_, func, or_, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -64,10 +64,12 @@ class Found:
 @dataclass(frozen=True)
 class _Sample:
     matches: list[AuditLog]  # newest first, at most the number asked for
-    # The oldest row read and the newest row's time; None when the trail has no more rows
-    # than the sample, or the matches filled the page before its end.
+    # The oldest row read; None when the trail has no more rows than the sample, or the
+    # matches filled the page before its end.
     edge: tuple[datetime, str] | None
-    newest_at: datetime | None
+    # How far apart in time the rows lie, from the first match to the edge; None without a
+    # match before the edge.
+    time_per_row: timedelta | None
 
 
 async def _sample(
@@ -76,46 +78,45 @@ async def _sample(
     """Matches among the newest PROBE rows (the created_at index, in order) and, in the same
     statement, the last of those rows: numbered as they are read, it comes back too."""
     order = (_c.created_at.desc(), _c.id.desc())
-    newest = (
-        select(
-            AuditLog,
-            func.row_number().over(order_by=order).label("position"),
-            func.first_value(_c.created_at, type_=_c.created_at.type)
-            .over(order_by=order)
-            .label("newest_at"),
-        )
-        .order_by(*order)
-        .limit(PROBE)
-        .subquery("newest")
-    )
+    position = func.row_number().over(order_by=order).label("position")
+    newest = select(AuditLog, position).order_by(*order).limit(PROBE).subquery("newest")
     row = aliased(AuditLog, newest)
     matched = wanted.condition(newest.c, agents)
+    last = newest.c.position == PROBE
+    # Every row but the last is here because it matched: the condition is evaluated again only
+    # for the last (a row's test can cost more than reading it).
+    is_match = or_(newest.c.position != PROBE, matched)
     query = (
-        select(row, newest.c.position, newest.c.newest_at, matched.label("matched"))
-        .where(or_(matched, newest.c.position == PROBE))
+        select(row, newest.c.position, is_match.label("matched"))
+        .where(or_(matched, last))
         .order_by(newest.c.created_at.desc(), newest.c.id.desc())
         .limit(limit + 1)  # the matches wanted and the last row, when it does not match
     )
     matches: list[AuditLog] = []
-    edge = newest_at = None
-    for found, position, first, is_match in await session.execute(query):
+    first: tuple[datetime, int] | None = None
+    edge = None
+    for found, place, is_match in await session.execute(query):
+        if place == PROBE:
+            edge = (found.created_at, found.id)
+        elif first is None:
+            first = (found.created_at, place)
         if is_match:
             matches.append(found)
-        if position == PROBE:
-            edge, newest_at = (found.created_at, found.id), first
-    return _Sample(matches[:limit], edge, newest_at)
+    spread = None
+    if edge is not None and first is not None:
+        spread = (first[0] - edge[0]) / (PROBE - first[1])
+    return _Sample(matches[:limit], edge, spread)
 
 
 def _window_start(sample: _Sample, wanted_more: int) -> datetime | None:
     """Where the rows older than the sample should hold WINDOW_MARGIN times `wanted_more`
     matches, at the sample's rate of matches and of rows in time; None when the sample found
     none to go by (or the window would reach before any time)."""
-    if not sample.matches or sample.edge is None or sample.newest_at is None:
+    if sample.edge is None or sample.time_per_row is None:
         return None
-    time_per_row = (sample.newest_at - sample.edge[0]) / PROBE
     rows = WINDOW_MARGIN * wanted_more * PROBE / len(sample.matches)
     try:
-        return sample.edge[0] - time_per_row * rows
+        return sample.edge[0] - sample.time_per_row * rows
     except OverflowError:
         return None
 
