@@ -3,12 +3,14 @@
 Order of work, so that a crash or an error at any step leaves the partition or a verified archive:
 seal what is queued; write the month to `<file>.partial` and fsync; read it back and check every
 row against the month's checkpoints; write the manifest; rename both into place and fsync the
-directory; only then detach the partition and, in one transaction with the AUDIT_ARCHIVED row,
-drop it. A re-run after a crash finds the detached table and its archive, checks and drops.
+directory; only then, in one transaction, detach the partition, drop it and write the
+AUDIT_ARCHIVED row. A re-run after a crash finds the archive, checks it and goes on (a table
+detached by an earlier version and left standing is checked and dropped the same way).
 """
 
 from __future__ import annotations
 
+import asyncio
 import errno
 from dataclasses import dataclass
 from datetime import date
@@ -26,6 +28,9 @@ from pe_portal.clock import utcnow
 from pe_portal.context import RequestContext
 from pe_portal.errors import Conflict, InvalidInput
 from pe_portal.progress import NoProgress, Progress
+
+# Tries at the partition's lock (2 s each, a growing pause between them) before giving up.
+DETACH_ATTEMPTS = 5
 
 # Rows written between two steps of the progress bar.
 _STEP = 1000
@@ -178,24 +183,46 @@ async def _archive_month(
         if digest != archive_files.read_manifest(final)["sha256"]:
             raise InvalidInput(f"{final} does not match its manifest.", code="archive_corrupt")
         check_file(final, sealed, removed, rows)
-    if attached:
-        async with engine.connect() as connection:
-            await connection.execution_options(isolation_level="AUTOCOMMIT")
-            if not await lifecycle.detach(connection, table):
-                raise Conflict(
-                    f"{table} stayed locked by running queries; it is archived in {final} but "
-                    "not detached. Run the archive again (it checks the file and goes on).",
-                    code="detach_locked",
-                )
-    async with factory() as session, session.begin():
-        await lifecycle.drop_detached(session, table)
-        await record(
-            session, action=AuditAction.AUDIT_ARCHIVED, resource=AuditResource.AUDIT,
-            context=context,
-            details={"month": f"{month:%Y-%m}", "rows": rows, "file": final.name,
-                     "sha256": archive_files.read_manifest(final)["sha256"]},
-        )  # fmt: skip
+    details = {"month": f"{month:%Y-%m}", "rows": rows, "file": final.name,
+               "sha256": archive_files.read_manifest(final)["sha256"]}  # fmt: skip
+    if not await _detach_and_drop(
+        factory, table, attached=attached, details=details, context=context
+    ):
+        raise Conflict(
+            f"{table} stayed locked by running queries; it is archived in {final} but "
+            "not detached. Run the archive again (it checks the file and goes on).",
+            code="detach_locked",
+        )
     return Archived(month, final, rows)
+
+
+async def _detach_and_drop(
+    factory: async_sessionmaker[AsyncSession],
+    table: str,
+    *,
+    attached: bool,
+    details: dict[str, Any],
+    context: RequestContext,
+) -> bool:
+    """Detach the month's partition, drop it and record AUDIT_ARCHIVED in one transaction, so a
+    crash or a kill at any moment leaves the partition attached or all of it done (a table
+    detached but not dropped would be out of the schedule's sight). False when running queries
+    kept the partition's lock through every attempt."""
+    for attempt in range(DETACH_ATTEMPTS):
+        try:
+            async with factory() as session, session.begin():
+                if attached:
+                    await lifecycle.detach(session, table)
+                await lifecycle.drop_detached(session, table)
+                await record(
+                    session, action=AuditAction.AUDIT_ARCHIVED, resource=AuditResource.AUDIT,
+                    context=context, details=details,
+                )  # fmt: skip
+        except lifecycle.PartitionLocked:
+            await asyncio.sleep(1 + attempt)
+        else:
+            return True
+    return False
 
 
 async def restore(

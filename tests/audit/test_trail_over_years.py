@@ -21,7 +21,7 @@ from pe_portal.audit import (
 from pe_portal.audit.repository import lifecycle
 from pe_portal.config import Settings
 from pe_portal.context import SYSTEM
-from pe_portal.errors import InvalidInput
+from pe_portal.errors import Conflict, InvalidInput
 from pe_portal.ops import retention
 from pe_portal.users import service as users
 from tests.conftest import PgCluster
@@ -266,6 +266,52 @@ async def test_an_unwritable_archive_directory_leaves_the_partition(
     with pytest.raises(InvalidInput, match="partition is untouched"):
         await archiving.archive_month(owner_engine, OLD_MONTH, blocked / "sub", keys, SYSTEM)
     assert await _partition_of(factory, ids[0]) == "audit_logs_y2024m03"
+
+
+async def test_an_archive_killed_after_the_detach_leaves_the_partition_attached(
+    factory: async_sessionmaker[AsyncSession],
+    owner_engine: AsyncEngine,
+    keys: seal_keys.SealKeys,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The detach, the drop and the AUDIT_ARCHIVED row are one transaction: an archive that
+    dies after the detach (here: the row cannot be written) leaves the month attached, and the
+    next run, finding the verified file, finishes it."""
+    ids = await _sealed_old_month(factory, keys)
+
+    async def dies(*args: object, **kwargs: object) -> None:
+        raise OSError("the process was killed")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(archiving, "record", dies)
+        with pytest.raises(OSError, match="killed"):
+            await archiving.archive_month(owner_engine, OLD_MONTH, tmp_path / "arch", keys, SYSTEM)
+    assert await _partition_of(factory, ids[0]) == "audit_logs_y2024m03"
+    done = await archiving.archive_month(owner_engine, OLD_MONTH, tmp_path / "arch", keys, SYSTEM)
+    assert done.rows == 4
+    async with factory() as session:
+        assert await lifecycle.table_exists(session, "audit_logs_y2024m03") == (False, False)
+
+
+async def test_a_partition_held_by_a_query_is_left_attached_and_archived_on_the_next_run(
+    factory: async_sessionmaker[AsyncSession],
+    owner_engine: AsyncEngine,
+    keys: seal_keys.SealKeys,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ids = await _sealed_old_month(factory, keys)
+    monkeypatch.setattr(archiving, "DETACH_ATTEMPTS", 1)
+    async with factory() as reader, reader.begin():  # a long report reading the month
+        await reader.execute(
+            text("SELECT count(*) FROM audit_logs WHERE created_at >= :m"), {"m": OLD_MONTH}
+        )
+        with pytest.raises(Conflict, match=r"not detached\. Run the archive again"):
+            await archiving.archive_month(owner_engine, OLD_MONTH, tmp_path / "arch", keys, SYSTEM)
+    assert await _partition_of(factory, ids[0]) == "audit_logs_y2024m03"
+    done = await archiving.archive_month(owner_engine, OLD_MONTH, tmp_path / "arch", keys, SYSTEM)
+    assert done.rows == 4
 
 
 def _retaining(settings: Settings, tmp_path: Path) -> Settings:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
@@ -250,23 +249,24 @@ async def count_table(session: AsyncSession, table: str) -> int:
 # -- archive and restore (owner role) ------------------------------------------------------------
 
 
-async def detach(connection: AsyncConnection, table: str, attempts: int = 5) -> bool:
-    """Detach a partition; False when its lock could not be had in `attempts` tries. Not
-    CONCURRENTLY: PostgreSQL refuses that while a DEFAULT partition exists, and the DEFAULT is
-    what keeps every insert succeeding. The lock is held for a catalogue change only; a short
-    lock_timeout keeps requests from queueing behind a long wait for it."""
-    await connection.execute(text("SET lock_timeout = '2s'"))
-    for attempt in range(attempts):
-        try:
-            await connection.execute(text(f'ALTER TABLE audit_logs DETACH PARTITION "{table}"'))
-        except DBAPIError as error:
-            if "lock timeout" not in str(error.orig):
-                raise
-            await asyncio.sleep(1 + attempt)
-        else:
-            span.forget()
-            return True
-    return False
+class PartitionLocked(Exception):
+    """Queries held the partition's lock past the lock timeout; the transaction is aborted."""
+
+
+async def detach(session: AsyncSession, table: str) -> None:
+    """Detach a partition in the caller's transaction (PartitionLocked when its lock could not
+    be had in 2 s). Not CONCURRENTLY: PostgreSQL refuses that while a DEFAULT partition exists,
+    and the DEFAULT is what keeps every insert succeeding; nor could it share a transaction with
+    the drop. The lock is held for catalogue changes only; a short lock_timeout keeps requests
+    from queueing behind a long wait for it."""
+    await session.execute(text("SET LOCAL lock_timeout = '2s'"))
+    try:
+        await session.execute(text(f'ALTER TABLE audit_logs DETACH PARTITION "{table}"'))
+    except DBAPIError as error:
+        if "lock timeout" in str(error.orig):
+            raise PartitionLocked(table) from error
+        raise
+    span.forget()
 
 
 _ARCHIVE_LOCK = 0xA2C1
