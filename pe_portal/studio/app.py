@@ -17,6 +17,7 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from pe_portal import process
 from pe_portal.db.engine import create_sessionmaker
 from pe_portal.studio.accounts import ProfileAdmin, UserAdmin
 from pe_portal.studio.auth import TokenAuth, time_zones
@@ -42,6 +43,7 @@ def create_studio_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        process.tune_garbage_collector()
         yield
         if own_engine:
             await engine.dispose()

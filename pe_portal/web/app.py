@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -10,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from pe_portal import __version__, metrics
+from pe_portal import __version__, metrics, process
 from pe_portal.audit import sealing
 from pe_portal.audit.router import router as audit_router
 from pe_portal.auth import refresh
@@ -44,17 +43,6 @@ from pe_portal.sessions.router import router as sessions_router
 from pe_portal.users.router import router as users_router
 from pe_portal.web import docs, errors, openapi
 from pe_portal.web.middleware import PortalMiddleware
-
-
-def _tune_garbage_collector() -> None:
-    """What start-up loaded lives as long as the process: frozen, it is out of the cyclic
-    collector's reach, so a full collection scans only what requests create (unfrozen, each took
-    ~90 ms, which was the read p99). A request allocates a few hundred objects that reference
-    counting frees; collecting every 700 allocations mostly rescanned in-flight requests, so the
-    youngest generation waits for 20 000 (docs/benchmarks.md)."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(20_000, 20, 20)
 
 
 def _attach_database(
@@ -111,7 +99,7 @@ def create_app(
         audit_upkeep = retention.start(app.state.sessionmaker, settings)
         audit_seal = sealing.start(app.state.sessionmaker, settings)
         metrics.track_pool(app.state.engine)
-        _tune_garbage_collector()
+        process.tune_garbage_collector()
         try:
             yield
         finally:
