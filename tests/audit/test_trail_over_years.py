@@ -314,6 +314,31 @@ async def test_a_partition_held_by_a_query_is_left_attached_and_archived_on_the_
     assert done.rows == 4
 
 
+async def test_a_month_left_detached_is_listed_and_finished_by_its_archive(
+    factory: async_sessionmaker[AsyncSession],
+    owner_engine: AsyncEngine,
+    keys: seal_keys.SealKeys,
+    tmp_path: Path,
+) -> None:
+    """A month's table detached but not dropped (what a kill between the two left before they
+    shared a transaction) is listed, due, and archived from the table itself."""
+    ids = await _sealed_old_month(factory, keys)
+    async with owner_engine.begin() as connection:
+        await connection.execute(
+            text("ALTER TABLE audit_logs DETACH PARTITION audit_logs_y2024m03")
+        )
+    async with factory() as session:
+        listed = await partitions.listing(session)
+    assert ("audit_logs_y2024m03", lifecycle.DETACHED) in [(p.name, p.bounds) for p in listed]
+    assert OLD_MONTH in partitions.due_months(listed, 12)
+    done = await archiving.archive_month(owner_engine, OLD_MONTH, tmp_path / "arch", keys, SYSTEM)
+    assert done.rows == 4
+    with gzip.open(done.path, "rt") as handle:
+        assert sorted(line.split('"id":"')[1].split('"')[0] for line in handle) == sorted(ids)
+    async with factory() as session:
+        assert await lifecycle.table_exists(session, "audit_logs_y2024m03") == (False, False)
+
+
 def _retaining(settings: Settings, tmp_path: Path) -> Settings:
     return settings.model_copy(
         update={

@@ -32,14 +32,24 @@ async def ensure_partition(session: AsyncSession, month: date) -> str | None:
     return created
 
 
+DETACHED = "DETACHED: archive it to finish"
+
+
 async def partitions(session: AsyncSession) -> list[tuple[str, str, int]]:
-    """(name, bounds, estimated rows) of every partition, oldest first."""
+    """(name, bounds, estimated rows) of every partition, oldest first, and of every month's
+    table standing detached (an archive killed between its detach and its drop, before they
+    shared a transaction), its bounds DETACHED: archiving the month finishes it."""
     result = await session.execute(
         text(
             "SELECT c.relname, pg_get_expr(c.relpartbound, c.oid), c.reltuples::bigint "
             "FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-            "WHERE i.inhparent = 'audit_logs'::regclass ORDER BY c.relname"
-        )
+            "WHERE i.inhparent = 'audit_logs'::regclass "
+            "UNION ALL SELECT c.relname, :detached, c.reltuples::bigint FROM pg_class c "
+            "WHERE c.relkind = 'r' AND NOT c.relispartition "
+            "AND c.relname ~ '^audit_logs_y[0-9]{4}m[0-9]{2}$' AND c.relnamespace = "
+            "(SELECT relnamespace FROM pg_class WHERE oid = 'audit_logs'::regclass) ORDER BY 1"
+        ),
+        {"detached": DETACHED},
     )
     return [(row[0], row[1], max(row[2], 0)) for row in result]
 
