@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,10 +17,9 @@ from schemathesis.checks import CHECKS as REGISTERED_CHECKS
 from schemathesis.checks import load_all_checks
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from pe_portal.config import Settings
-from pe_portal.web.app import create_app
 from tests.factories import PASSWORD, unique_email
 from tests.robustness.served import Served
+from tests.web.test_openapi_document import served_document
 
 # A scenario may present one refresh token twice (two links lead from a sign-in to a refresh):
 # inside the grace window that is a replay, outside it reuse, which ends the session. On a
@@ -96,16 +93,9 @@ def signed_in_bearer(served: Served) -> dict[str, str]:
     return {"Authorization": f"Bearer {login.json()['accessToken']}"}
 
 
-def _document() -> dict[str, Any]:
-    """The app's own OpenAPI document, built at import (pytest 9 breaks schemathesis' lazy
-    fixture loader); the requests go to a real server process below."""
-    home = Path(tempfile.mkdtemp(prefix="pe-portal-schema-"))
-    settings = Settings(env="test", jwt_keys_dir=home / "keys", mail_dir=home / "mail",
-                        _env_file=None)  # fmt: skip
-    return create_app(settings).openapi()
-
-
-DOCUMENT = _document()
+# The app's own OpenAPI document, built at import (pytest 9 breaks schemathesis' lazy fixture
+# loader); the requests go to a real server process below.
+DOCUMENT = served_document()
 
 
 def _load_schema() -> schemathesis.BaseSchema:

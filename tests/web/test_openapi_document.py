@@ -16,11 +16,13 @@ COMMITTED = Path(__file__).parents[2] / "docs" / "openapi.json"
 
 
 def served_document() -> dict[str, Any]:
-    """The document the app serves with the default settings."""
-    home = Path(tempfile.mkdtemp(prefix="pe-portal-openapi-"))
-    settings = Settings(env="test", jwt_keys_dir=home / "keys", mail_dir=home / "mail",
-                        _env_file=None)  # fmt: skip
-    return create_app(settings).openapi()
+    """The document the app serves with the default settings (its directories are never
+    written: the app is not started)."""
+    with tempfile.TemporaryDirectory(prefix="pe-portal-openapi-") as directory:
+        home = Path(directory)
+        settings = Settings(env="test", jwt_keys_dir=home / "keys", mail_dir=home / "mail",
+                            _env_file=None)  # fmt: skip
+        return create_app(settings).openapi()
 
 
 def render(document: dict[str, Any]) -> str:
