@@ -9,8 +9,8 @@ newest PROBE rows are read in order first; when they hold too few matches, their
 far back the rest of the page should lie, and the indexes search that window of time (a month
 or two: its partitions alone are planned and read), then, if the page is still short, every
 older row. Reading on in order instead costs each row that does not match (its details' text
-above all): at 10 M rows a term in 1 of 250 rows took 20-35 ms to walk to a page of 50, and
-its window about a millisecond (docs/benchmarks.md, run R)."""
+above all): a term in 1 of 256 rows took 20-40 ms to walk to a page of 50, its window under a
+millisecond of PostgreSQL's time (docs/benchmarks.md, run R)."""
 
 from __future__ import annotations
 
