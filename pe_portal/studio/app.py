@@ -84,6 +84,10 @@ class StudioGuard:
             refusal = PlainTextResponse("Cross-site request refused.", status_code=403)
             await refusal(scope, receive, send)
             return
+        if b"%00" in scope["query_string"]:  # a search PostgreSQL could not even be sent
+            refusal = PlainTextResponse("NUL characters cannot be searched for.", status_code=400)
+            await refusal(scope, receive, send)
+            return
         static = "/statics/" in scope["path"]
 
         async def send_with_headers(message: Message) -> None:

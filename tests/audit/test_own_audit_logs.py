@@ -87,6 +87,7 @@ async def test_filters_by_action_and_time(client: httpx.AsyncClient) -> None:
         ({"since": "yesterday"}, "since"),
         ({"until": "0.5"}, "until"),  # not read as Unix time
         ({"since": "1767225600"}, "since"),
+        ({"q": "a\x00b"}, "q"),  # PostgreSQL's text cannot hold a NUL
     ],
 )
 async def test_bad_parameters_are_422_naming_them(

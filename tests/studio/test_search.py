@@ -8,8 +8,9 @@ import re
 
 import httpx
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from pe_portal.audit import service as audit
 from pe_portal.config import Settings
 from tests.studio.conftest import make_user
 
@@ -51,6 +52,9 @@ async def test_audit_rows_are_found_by_ip_agent_or_details(
         assert found == expected, term
     odd = await operator.get("/admin/audit-log/list", params={"search": "' OR 1=1 --%_" * 800})
     assert odd.status_code == 200
+    nul = await operator.get("/admin/audit-log/list", params={"search": "a\x00b"})
+    assert nul.status_code == 400
+    assert "NUL" in nul.text
 
 
 async def test_a_search_page_counts_to_the_next_page_and_pages_on(
@@ -93,3 +97,10 @@ async def test_a_filtered_search_is_the_two_step_search_too(
     )
     assert "Showing 1 to 4 of 4 items" in page.text
     assert set(re.findall(r"kind-\d+", page.text)) == {"kind-1", "kind-3", "kind-5", "kind-7"}
+
+
+async def test_a_term_holding_a_nul_finds_nothing(db_session: AsyncSession) -> None:
+    """No stored text can hold a NUL (PostgreSQL's cannot), and the driver would refuse to send
+    one: the service answers an empty page without asking."""
+    found = await audit.search_rows(db_session, term="a\x00b", offset=0, limit=25)
+    assert (found.rows, found.more) == ([], False)
