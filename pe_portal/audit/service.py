@@ -120,12 +120,6 @@ async def trail(
     """One page of the user's own rows, newest first; `since` inclusive, `until` exclusive;
     with `q`, only rows whose IP starts with it, whose user agent holds it or whose details hold
     its words."""
-    if q is not None and "\x00" in q:  # PostgreSQL's text cannot hold it: the driver refuses
-        raise InvalidInput(
-            "The search must not contain NUL characters.",
-            code="invalid_search",
-            details=[{"field": "q"}],
-        )
     rows = await repository.trail_for_user(
         session,
         user_id=user_id,
@@ -150,10 +144,7 @@ async def search_rows(
 ) -> search.Found:
     """A page of all users' rows matching `term` (a user id, the start of an IP, a fragment of
     the user agent, words of the details) and holding the `equal` column values, newest first,
-    and whether more follow; `term` cut to its maximum. No stored text holds a NUL character
-    (PostgreSQL's cannot), so a term with one finds nothing."""
-    if "\x00" in term:
-        return search.Found([], more=False)
+    and whether more follow; `term` cut to its maximum."""
     wanted = search.Wanted(term[:SEARCH_MAX_LENGTH], equal or {})
     return await search.newest_matches(session, wanted=wanted, offset=offset, limit=limit)
 

@@ -115,7 +115,11 @@ class PortalMiddleware:
         return f"The request body exceeds {self.max_body_bytes} bytes."
 
     def _reject(self, scope: Scope) -> tuple[int, str, str] | None:
-        """Refuse early what no handler should see: oversized bodies, wrong content types."""
+        """Refuse early what no handler should see: a NUL in the address (PostgreSQL's text
+        cannot hold one, so no id, token or search can), oversized bodies, wrong content
+        types."""
+        if "\x00" in scope["path"] or b"%00" in scope["query_string"]:
+            return 400, "bad_request", "The address holds a NUL character, which nothing here can."
         if scope["method"].encode() not in _BODY_METHODS:
             return None
         length = _header(scope, b"content-length")

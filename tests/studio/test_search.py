@@ -8,9 +8,8 @@ import re
 
 import httpx
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from pe_portal.audit import service as audit
 from pe_portal.config import Settings
 from tests.studio.conftest import make_user
 
@@ -97,10 +96,3 @@ async def test_a_filtered_search_is_the_two_step_search_too(
     )
     assert "Showing 1 to 4 of 4 items" in page.text
     assert set(re.findall(r"kind-\d+", page.text)) == {"kind-1", "kind-3", "kind-5", "kind-7"}
-
-
-async def test_a_term_holding_a_nul_finds_nothing(db_session: AsyncSession) -> None:
-    """No stored text can hold a NUL (PostgreSQL's cannot), and the driver would refuse to send
-    one: the service answers an empty page without asking."""
-    found = await audit.search_rows(db_session, term="a\x00b", offset=0, limit=25)
-    assert (found.rows, found.more) == ([], False)

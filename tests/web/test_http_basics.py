@@ -55,6 +55,22 @@ async def test_oversized_body_is_413(client: httpx.AsyncClient) -> None:
     assert response.json()["error"]["code"] == "payload_too_large"
 
 
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("DELETE", "/api/v1/auth/sessions/a%00b"),  # an id in the path: a 500 once
+        ("DELETE", "/api/v1/auth/mfa/factors/a%00b"),
+        ("GET", "/api/v1/users/me/audit-logs?q=a%00b"),
+    ],
+)
+async def test_a_nul_in_the_address_is_a_400_before_any_handler(
+    client: httpx.AsyncClient, method: str, path: str
+) -> None:
+    response = await client.request(method, path)
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "bad_request"
+
+
 async def test_wrong_content_type_is_415(client: httpx.AsyncClient) -> None:
     response = await client.post(
         "/api/v1/anything", content=b"a=b", headers={"content-type": "text/plain"}
