@@ -22,10 +22,12 @@ _ALWAYS = {
     "`Retry-After`.",
 }
 _WITH_BODY = {
-    400: "The body is not valid JSON (`malformed_json`) or Content-Length is malformed.",
+    400: "The body is not valid JSON (`malformed_json`), Content-Length is malformed, or the "
+    "address holds a NUL character (`bad_request`).",
     413: "The body is larger than MAX_BODY_BYTES (`payload_too_large`).",
     415: "The body is not of the documented media type (`unsupported_media_type`).",
 }
+_NUL_IN_ADDRESS = "The address holds a NUL character (`bad_request`): no id or search can."
 _VALIDATION = (
     "A field is missing or invalid (`validation_error`, the fields in `details`), or a rule the "
     "schema cannot state refused the input (`code` names it)."
@@ -49,15 +51,18 @@ def declared_kinds(dependant: Dependant) -> Iterator[type[errors.PortalError]]:
         yield from declared_kinds(dependency)
 
 
-def _takes_input(dependant: Dependant) -> bool:
-    if dependant.body_params or dependant.query_params or dependant.path_params:
+def _takes_input(dependant: Dependant, *, body: bool = True) -> bool:
+    """Whether the operation reads input: a path or query parameter, or (`body`) a body."""
+    if (body and dependant.body_params) or dependant.query_params or dependant.path_params:
         return True
-    return any(_takes_input(dependency) for dependency in dependant.dependencies)
+    return any(_takes_input(dependency, body=body) for dependency in dependant.dependencies)
 
 
 def error_statuses(dependant: Dependant, methods: Sequence[str]) -> dict[int, str]:
     """Each status the operation can answer with the error shape, and why."""
     statuses = dict(_ALWAYS)
+    if _takes_input(dependant, body=False):
+        statuses[400] = _NUL_IN_ADDRESS
     if {"POST", "PUT", "PATCH", "DELETE"} & set(methods):
         statuses.update(_WITH_BODY)
     for kind in declared_kinds(dependant):
