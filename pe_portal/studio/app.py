@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pe_portal import process
 from pe_portal.db.engine import create_sessionmaker
+from pe_portal.http import nul_in_address
 from pe_portal.studio.accounts import ProfileAdmin, UserAdmin
 from pe_portal.studio.auth import TokenAuth, time_zones
 from pe_portal.studio.factors import MfaFactorAdmin
@@ -84,8 +85,8 @@ class StudioGuard:
             refusal = PlainTextResponse("Cross-site request refused.", status_code=403)
             await refusal(scope, receive, send)
             return
-        if b"%00" in scope["query_string"]:  # a search PostgreSQL could not even be sent
-            refusal = PlainTextResponse("NUL characters cannot be searched for.", status_code=400)
+        if nul_in_address(scope):
+            refusal = PlainTextResponse("NUL characters cannot be looked for.", status_code=400)
             await refusal(scope, receive, send)
             return
         static = "/statics/" in scope["path"]

@@ -13,6 +13,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pe_portal.console import routes as console
+from pe_portal.http import nul_in_address
 from pe_portal.http.reads import WRITE_LSN_COOKIE, WRITE_LSN_HEADER, WRITE_LSN_STATE
 from pe_portal.ops.logging import request_id_var
 
@@ -115,10 +116,9 @@ class PortalMiddleware:
         return f"The request body exceeds {self.max_body_bytes} bytes."
 
     def _reject(self, scope: Scope) -> tuple[int, str, str] | None:
-        """Refuse early what no handler should see: a NUL in the address (PostgreSQL's text
-        cannot hold one, so no id, token or search can), oversized bodies, wrong content
-        types."""
-        if "\x00" in scope["path"] or b"%00" in scope["query_string"]:
+        """Refuse early what no handler should see: a NUL in the address, oversized bodies,
+        wrong content types."""
+        if nul_in_address(scope):
             return 400, "bad_request", "The address holds a NUL character, which nothing here can."
         if scope["method"].encode() not in _BODY_METHODS:
             return None

@@ -54,6 +54,8 @@ async def test_audit_rows_are_found_by_ip_agent_or_details(
     nul = await operator.get("/admin/audit-log/list", params={"search": "a\x00b"})
     assert nul.status_code == 400
     assert "NUL" in nul.text
+    in_path = await operator.get("/admin/audit-log/details/a%00b")  # a 500 once
+    assert in_path.status_code == 400
 
 
 async def test_a_search_page_counts_to_the_next_page_and_pages_on(
