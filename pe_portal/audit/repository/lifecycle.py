@@ -271,6 +271,10 @@ async def detach(session: AsyncSession, table: str) -> None:
     from queueing behind a long wait for it."""
     await session.execute(text("SET LOCAL lock_timeout = '2s'"))
     try:
+        # The drop that follows locks users (the partition's foreign key) while this holds
+        # audit_logs; a sign-up holds users, then writes its audit row: users first, or they
+        # deadlock.
+        await session.execute(text("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE"))
         await session.execute(text(f'ALTER TABLE audit_logs DETACH PARTITION "{table}"'))
     except DBAPIError as error:
         if "lock timeout" in str(error.orig):
